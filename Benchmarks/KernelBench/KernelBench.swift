@@ -1,0 +1,11 @@
+import ArgumentParser
+
+@main
+struct KernelBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "kernel-bench",
+        abstract: "Benchmarks FusedKernels' ops against the roofline measured in the same run.",
+        subcommands: [Suite.self, Devices.self, SoftmaxBench.self],
+        defaultSubcommand: Suite.self
+    )
+}

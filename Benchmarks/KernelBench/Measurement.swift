@@ -1,0 +1,86 @@
+import Foundation
+import FusedKernels
+
+/// Median and minimum of repeated timings, in milliseconds.
+struct Timings {
+    let samples: [Double]
+
+    var median: Double {
+        let sorted = samples.sorted()
+        let mid = sorted.count / 2
+        return sorted.count % 2 == 1 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+    }
+
+    var min: Double { samples.min() ?? .nan }
+}
+
+/// Times `body` `repeat` times after one warm-up call (which also compiles): device time
+/// from OpenCL profiling events on a device, a monotonic clock on the CPU path.
+func measure(_ engine: Engine, repeat count: Int, _ body: () throws -> Void) throws -> Timings {
+    try body()
+    var samples: [Double] = []
+    for _ in 0 ..< count {
+        if case .cpu = engine.backend {
+            let start = DispatchTime.now().uptimeNanoseconds
+            try body()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+        } else {
+            samples.append(try engine.profile(body).reduce(0) { $0 + $1.milliseconds })
+        }
+    }
+    return Timings(samples: samples)
+}
+
+/// One benchmark result, printed as a line of text or one JSON object.
+struct Report: Encodable {
+    let op: String
+    let device: String
+    let shape: [Int]
+    let median_ms: Double
+    let min_ms: Double
+    let gbps: Double
+    let roofline_gbps: Double
+    let fraction_of_roofline: Double
+    let max_rel_error: Double
+
+    func print(json: Bool) {
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            Swift.print(String(decoding: try! encoder.encode(self), as: UTF8.self))
+        } else {
+            Swift.print(String(
+                format: "%@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; copy %.2f GB/s; %.1f%% of roofline; max rel err %.2e",
+                op, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, gbps, roofline_gbps,
+                100 * fraction_of_roofline, max_rel_error))
+        }
+    }
+}
+
+/// max |a − b| / |b| over all elements (|b| floored at FLT_MIN); equal non-finite values count as exact.
+func maxRelativeError(_ actual: [Float], _ expected: [Float]) -> Double {
+    var worst = 0.0
+    for (a, b) in zip(actual, expected) {
+        if a == b || (a.isNaN && b.isNaN) { continue }
+        let error = Double(abs(a - b)) / Double(max(abs(b), Float.leastNormalMagnitude))
+        worst = max(worst, error.isNaN ? .infinity : error)
+    }
+    return worst
+}
+
+/// Deterministic inputs in [−8, 8): a 64-bit LCG, fast enough for 10^8 elements.
+func benchmarkInput(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [Float] {
+    var state = seed
+    return (0 ..< count).map { _ in
+        state = state &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+        return Float(state >> 40) / Float(1 << 24) * 16 - 8
+    }
+}
+
+/// The engines a run covers: `--device` if given, else every OpenCL device that is not
+/// a simulator (Oclgrind interprets each work-item: minutes per case) plus the CPU path.
+func benchmarkEngines(_ selector: String?) throws -> [Engine] {
+    if let selector { return [try Engine(device: selector)] }
+    let devices = try Engine.devices().filter { !$0.platformName.lowercased().contains("oclgrind") }
+    return try devices.map { try Engine(device: "opencl:\($0.index)") } + [try Engine(device: "cpu")]
+}

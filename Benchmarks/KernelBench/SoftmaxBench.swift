@@ -1,0 +1,59 @@
+import ArgumentParser
+import FusedKernels
+
+struct SoftmaxBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "softmax",
+        abstract: "Time the fused softmax family against a copy kernel on the same device.")
+
+    @Option(help: "Rows of the input.") var rows = 4096
+    @Option(help: "Columns (the softmax axis).") var cols = 4096
+    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
+    var device: String?
+    @Option(help: "softmax, logSoftmax or logSumExp.") var kind = "softmax"
+    @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
+    @Flag(help: "One JSON object per measurement.") var json = false
+
+    func run() throws {
+        guard let kind = SoftmaxKind(rawValue: kind) else {
+            throw ValidationError("--kind must be one of \(SoftmaxKind.allCases.map(\.rawValue))")
+        }
+        guard rows >= 1, cols >= 1, `repeat` >= 1 else { throw ValidationError("rows, cols and repeat must be ≥ 1") }
+        try runSoftmax(rows: rows, cols: cols, kind: kind, engines: try benchmarkEngines(device),
+                       repeat: `repeat`, json: json)
+    }
+}
+
+/// Softmax-family forward: bytes = rows·cols·4 read + output·4 written.
+func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, engines: [Engine], repeat count: Int, json: Bool) throws {
+    let shape = Shape(rows: rows, cols: cols)
+    let input = benchmarkInput(count: shape.count)
+    let reference = try Engine(device: "cpu").softmax(input, shape: shape, kind: kind)
+    let bytes = Double(shape.count + reference.count) * 4
+    for engine in engines {
+        let x = try engine.tensor(input, shape: shape)
+        let op = try measure(engine, repeat: count) { _ = try engine.softmax(x, kind: kind) }
+        let copy = try measure(engine, repeat: count) { _ = try engine.copy(x) }
+        let output = try engine.softmax(x, kind: kind).toArray()
+        let gbps = bytes / op.median / 1e6
+        let roofline = Double(shape.count) * 8 / copy.median / 1e6
+        Report(op: kind.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
+               min_ms: op.min, gbps: gbps, roofline_gbps: roofline, fraction_of_roofline: gbps / roofline,
+               max_rel_error: maxRelativeError(output, reference)).print(json: json)
+    }
+}
+
+struct Suite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The default suite: softmax on 4096×4096 and 64×1048576, every device and the CPU path.")
+
+    @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
+    @Flag(help: "One JSON object per measurement.") var json = false
+
+    func run() throws {
+        let engines = try benchmarkEngines(nil)
+        for (rows, cols) in [(4096, 4096), (64, 1_048_576)] {
+            try runSoftmax(rows: rows, cols: cols, kind: .softmax, engines: engines, repeat: `repeat`, json: json)
+        }
+    }
+}

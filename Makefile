@@ -1,0 +1,41 @@
+# Two entry points, each doing its own set-up on a fresh Debian machine:
+#   make bench   build kernel-bench (release) and run its default suite
+#   make test    run every test on the CPU path and the three-device OpenCL matrix
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+
+PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd oclgrind clinfo pkg-config
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+ICD_DIR := $(CURDIR)/.build/icd
+OCLGRIND_LOG_FILE := $(CURDIR)/.build/oclgrind.log
+# Two PoCL devices: the multithreaded one and the single-threaded reference one.
+export POCL_DEVICES ?= pthread basic
+
+.PHONY: bench test deps icd
+
+deps:
+	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
+	if [ -n "$$missing" ]; then
+	  echo "installing:$$missing"
+	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing
+	fi
+
+# A vendor folder with PoCL and the Oclgrind simulator: three devices on a CPU-only box.
+icd: deps
+	@mkdir -p $(ICD_DIR)
+	cp /etc/OpenCL/vendors/pocl.icd $(ICD_DIR)/
+	dpkg -L oclgrind | grep -m1 'liboclgrind-rt-icd.so$$' > $(ICD_DIR)/oclgrind.icd
+
+bench: deps
+	swift build -c release --product kernel-bench
+	.build/release/kernel-bench
+
+test: icd
+	rm -f $(OCLGRIND_LOG_FILE)
+	export FUSED_KERNELS_CACHE_DIR=$(CURDIR)/.build/test-cache
+	OCL_ICD_VENDORS=$(ICD_DIR) OCLGRIND_DATA_RACES=1 OCLGRIND_UNINITIALIZED=1 OCLGRIND_CHECK_API=1 \
+	  OCLGRIND_LOG=$(OCLGRIND_LOG_FILE) swift test
+	if [ -s $(OCLGRIND_LOG_FILE) ]; then echo "Oclgrind reported:"; cat $(OCLGRIND_LOG_FILE); exit 1; fi
+	# No OpenCL platform at all: the CPU path must serve everything.
+	OCL_ICD_VENDORS=/nonexistent FUSED_KERNELS_EXPECT_NO_OPENCL=1 swift test --skip-build

@@ -1,0 +1,121 @@
+import Foundation
+
+/// Where an op ran.
+public enum Backend: Hashable, Sendable, CustomStringConvertible {
+    case cpu
+    case opencl(OpenCLDevice)
+
+    public var description: String {
+        switch self {
+        case .cpu: return "cpu"
+        case let .opencl(device): return device.description
+        }
+    }
+}
+
+/// The entry point: an engine is bound to one backend (an OpenCL device or the CPU
+/// SIMD path) and runs every op there. Thread-safe.
+public final class Engine: @unchecked Sendable {
+    /// The backend this engine was bound to. An op may still run on the CPU when its
+    /// kernel fails to build; each op reports where it ran.
+    public let backend: Backend
+    /// Why the engine is on the CPU path although OpenCL was not ruled out, if it is.
+    public let fallbackReason: String?
+    /// `FUSED_KERNELS_DEVICE=opencl` / `opencl:N`: every fallback becomes an error.
+    public let isStrict: Bool
+
+    let context: OpenCLContext?
+    private let kernelsDirectory: URL?
+    private let warnings = WarningLog()
+    private let sourceLock = NSLock()
+    private var sources: [String: KernelSource] = [:]
+    let recorder = EventRecorder()
+
+    /// - Parameters:
+    ///   - device: a selector (`cpu`, `opencl`, `opencl:N`, a device-name substring,
+    ///     `auto`); `nil` reads `FUSED_KERNELS_DEVICE`.
+    ///   - kernelsDirectory: where the `.cl` files are, for kernel development;
+    ///     `nil` uses `FUSED_KERNELS_KERNELS_DIR` or the package's bundled copy.
+    public init(device: String? = nil, kernelsDirectory: URL? = nil) throws {
+        let selector = DeviceSelector(device ?? ProcessInfo.processInfo.environment["FUSED_KERNELS_DEVICE"])
+        isStrict = selector.isStrict
+        self.kernelsDirectory = kernelsDirectory
+        var context: OpenCLContext?
+        var reason: String?
+        if selector != .cpu {
+            let (device, why) = try selector.resolve(in: try Engine.devices())
+            reason = why
+            if let device {
+                do {
+                    context = try OpenCLContext(device: device)
+                } catch let error as CLError {
+                    if isStrict { throw FusedKernelsError.openCL(error) }
+                    reason = "could not open \(device): \(error)"
+                }
+            }
+        }
+        self.context = context
+        self.backend = context.map { .opencl($0.device) } ?? .cpu
+        self.fallbackReason = reason
+        if let reason { warnings.warn("running on the CPU path: \(reason)") }
+    }
+
+    /// Every OpenCL device found; empty when the machine has no OpenCL platform.
+    public static func devices() throws -> [OpenCLDevice] {
+        do { return try OpenCLDevice.all() } catch let error as CLError {
+            throw FusedKernelsError.openCL(error)
+        }
+    }
+
+    /// Builds (or fetches from the caches) a kernel of `file` with `-D` options.
+    func kernel(_ name: String, file: String, options: [String], on context: OpenCLContext) throws -> CLKernel {
+        let source = try loadSource(file)
+        let program = try context.programs.program(source, options: options, context: context.context)
+        do { return try CLKernel(program: program, name: name) } catch let error as CLError {
+            throw FusedKernelsError.openCL(error)
+        }
+    }
+
+    /// Reads each kernel file once per engine.
+    private func loadSource(_ file: String) throws -> KernelSource {
+        sourceLock.lock()
+        defer { sourceLock.unlock() }
+        if let source = sources[file] { return source }
+        let source = try KernelSources(directory: kernelsDirectory).load(file)
+        sources[file] = source
+        return source
+    }
+
+    /// Runs `openCL` on the bound device, or `cpu` on the CPU path. A kernel that
+    /// cannot be built (or found) falls back to `cpu` with a warning, unless strict.
+    func dispatch<T>(_ op: String, openCL: (OpenCLContext) throws -> T, cpu: () throws -> T) throws -> (T, Backend) {
+        guard let context else { return (try cpu(), .cpu) }
+        do {
+            return (try openCL(context), backend)
+        } catch let error as FusedKernelsError {
+            switch error {
+            case .buildFailed, .kernelSourcesNotFound:
+                if isStrict { throw error }
+                warnings.warn("\(op) falls back to the CPU path on \(context.device): \(error)")
+                return (try cpu(), .cpu)
+            default:
+                throw error
+            }
+        } catch let error as CLError {
+            throw FusedKernelsError.openCL(error)
+        }
+    }
+}
+
+/// Prints each distinct warning once per engine to standard error.
+final class WarningLog: @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: Set<String> = []
+
+    func warn(_ message: String) {
+        lock.lock()
+        let isNew = seen.insert(message).inserted
+        lock.unlock()
+        if isNew { FileHandle.standardError.write(Data("FusedKernels: warning: \(message)\n".utf8)) }
+    }
+}

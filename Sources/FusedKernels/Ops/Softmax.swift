@@ -1,0 +1,162 @@
+/// The softmax family's public API: softmax, log-softmax and log-sum-exp over the
+/// last axis, forward and backward, on host arrays, buffer pointers or device tensors.
+/// Every input is validated before any kernel runs.
+extension Engine {
+    // MARK: Forward
+
+    /// Softmax-family forward on host arrays; returns `kind.outputCount(shape)` values.
+    public func softmax(_ x: [Float], shape: Shape, kind: SoftmaxKind = .softmax,
+                        options: SoftmaxOptions = SoftmaxOptions()) throws -> [Float] {
+        try shape.validate("x")
+        var y = [Float](repeating: .nan, count: kind.outputCount(shape))
+        try x.withUnsafeBufferPointer { x in
+            try y.withUnsafeMutableBufferPointer { y in
+                _ = try softmax(x, shape: shape, into: y, kind: kind, options: options)
+            }
+        }
+        return y
+    }
+
+    /// Softmax-family forward from `x` into `y`; returns where it ran. `y` is only
+    /// written once every check has passed and the computation succeeded.
+    @discardableResult
+    public func softmax(_ x: UnsafeBufferPointer<Float>, shape: Shape, into y: UnsafeMutableBufferPointer<Float>,
+                        kind: SoftmaxKind = .softmax, options: SoftmaxOptions = SoftmaxOptions()) throws -> Backend {
+        try shape.validate("x")
+        try expectCount(x.count, shape.count, "x")
+        try expectCount(y.count, kind.outputCount(shape), "y")
+        let strides = try options.validate(for: shape)
+        let (_, backend) = try dispatch("softmax", openCL: { context in
+            let kernel = try softmaxForwardKernel(kind: kind, options: options, on: context)
+            let input = try context.makeBuffer(x)
+            let output = try context.makeBuffer(count: y.count)
+            try launchSoftmaxForward(kernel, x: input, y: output, shape: shape, options: options,
+                                     strides: strides, on: context)
+            try output.read(into: y)
+        }, cpu: {
+            cpuSoftmaxForward(x.baseAddress!, y.baseAddress!, shape: shape, kind: kind, options: options,
+                              strides: strides)
+        })
+        return backend
+    }
+
+    /// Softmax-family forward on a device tensor; the result stays on the device
+    /// (`[rows, 1]` for log-sum-exp).
+    public func softmax(_ x: DeviceTensor, kind: SoftmaxKind = .softmax,
+                        options: SoftmaxOptions = SoftmaxOptions()) throws -> DeviceTensor {
+        try checkOwner(x, "x")
+        let strides = try options.validate(for: x.shape)
+        let y = try emptyTensor(kind.outputShape(x.shape))
+        _ = try dispatch("softmax", openCL: { context in
+            let kernel = try softmaxForwardKernel(kind: kind, options: options, on: context)
+            try launchSoftmaxForward(kernel, x: x.buffer, y: y.buffer, shape: x.shape, options: options,
+                                     strides: strides, on: context)
+        }, cpu: {
+            try onHost(inputs: [x], output: y) { inputs, output in
+                cpuSoftmaxForward(inputs[0], output, shape: x.shape, kind: kind, options: options, strides: strides)
+            }
+        })
+        return y
+    }
+
+    // MARK: Backward
+
+    /// Gradient of softmax (`kind == .softmax`) or log-softmax w.r.t. the input x, from
+    /// the forward output `y` and the upstream gradient `dy`; `scale` is the forward's.
+    public func softmaxBackward(output y: [Float], gradient dy: [Float], shape: Shape,
+                                kind: SoftmaxKind = .softmax, scale: Float = 1) throws -> [Float] {
+        try shape.validate("y")
+        var dx = [Float](repeating: .nan, count: shape.count)
+        try y.withUnsafeBufferPointer { y in
+            try dy.withUnsafeBufferPointer { dy in
+                try dx.withUnsafeMutableBufferPointer { dx in
+                    _ = try softmaxBackward(output: y, gradient: dy, shape: shape, into: dx, kind: kind, scale: scale)
+                }
+            }
+        }
+        return dx
+    }
+
+    @discardableResult
+    public func softmaxBackward(output y: UnsafeBufferPointer<Float>, gradient dy: UnsafeBufferPointer<Float>,
+                                shape: Shape, into dx: UnsafeMutableBufferPointer<Float>,
+                                kind: SoftmaxKind = .softmax, scale: Float = 1) throws -> Backend {
+        try validateBackward(shape: shape, kind: kind, scale: scale)
+        try expectCount(y.count, shape.count, "y")
+        try expectCount(dy.count, shape.count, "dy")
+        try expectCount(dx.count, shape.count, "dx")
+        let (_, backend) = try dispatch("softmaxBackward", openCL: { context in
+            let kernel = try softmaxBackwardKernel(kind: kind, on: context)
+            let (yBuffer, dyBuffer) = (try context.makeBuffer(y), try context.makeBuffer(dy))
+            let output = try context.makeBuffer(count: dx.count)
+            try launchSoftmaxBackward(kernel, y: yBuffer, dy: dyBuffer, dx: output, shape: shape, scale: scale,
+                                      on: context)
+            try output.read(into: dx)
+        }, cpu: {
+            SoftmaxReference.backward(y.baseAddress!, dy.baseAddress!, dx.baseAddress!, shape: shape, kind: kind,
+                                      scale: scale)
+        })
+        return backend
+    }
+
+    public func softmaxBackward(output y: DeviceTensor, gradient dy: DeviceTensor, kind: SoftmaxKind = .softmax,
+                                scale: Float = 1) throws -> DeviceTensor {
+        try checkOwner(y, "y")
+        try checkOwner(dy, "dy")
+        try validateBackward(shape: y.shape, kind: kind, scale: scale)
+        guard dy.shape == y.shape else {
+            throw FusedKernelsError.shapeMismatch(argument: "dy", expected: y.shape, actual: dy.shape)
+        }
+        let dx = try emptyTensor(y.shape)
+        _ = try dispatch("softmaxBackward", openCL: { context in
+            let kernel = try softmaxBackwardKernel(kind: kind, on: context)
+            try launchSoftmaxBackward(kernel, y: y.buffer, dy: dy.buffer, dx: dx.buffer, shape: y.shape,
+                                      scale: scale, on: context)
+        }, cpu: {
+            try onHost(inputs: [y, dy], output: dx) { inputs, output in
+                SoftmaxReference.backward(inputs[0], inputs[1], output, shape: y.shape, kind: kind, scale: scale)
+            }
+        })
+        return dx
+    }
+
+    // MARK: Checks and the CPU path
+
+    private func validateBackward(shape: Shape, kind: SoftmaxKind, scale: Float) throws {
+        try shape.validate("y")
+        guard kind != .logSumExp else {
+            throw FusedKernelsError.invalidArgument(
+                argument: "kind", reason: "backward is defined for softmax and logSoftmax, not logSumExp")
+        }
+        guard scale.isFinite else {
+            throw FusedKernelsError.invalidArgument(argument: "scale", reason: "must be finite, got \(scale)")
+        }
+    }
+
+    private func cpuSoftmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, shape: Shape,
+                                   kind: SoftmaxKind, options: SoftmaxOptions,
+                                   strides: (additiveStride: Int, keepStride: Int)) {
+        options.additiveMask.withOptionalPointer { additive in
+            options.keepMask.withOptionalPointer { keep in
+                let masks = SoftmaxReference.Masks(additive: additive, additiveStride: strides.additiveStride,
+                                                   keep: keep, keepStride: strides.keepStride)
+                SoftmaxReference.forward(x, y, shape: shape, kind: kind, scale: options.scale, masks: masks)
+            }
+        }
+    }
+}
+
+func expectCount(_ actual: Int, _ expected: Int, _ argument: String) throws {
+    guard actual == expected else {
+        throw FusedKernelsError.sizeMismatch(argument: argument, expected: expected, actual: actual)
+    }
+}
+
+extension Optional {
+    /// Calls `body` with a pointer to the array's elements, or `nil` when there is no array.
+    func withOptionalPointer<Element, R>(_ body: (UnsafePointer<Element>?) throws -> R) rethrows -> R
+    where Wrapped == [Element] {
+        guard let array = self else { return try body(nil) }
+        return try array.withUnsafeBufferPointer { try body($0.baseAddress) }
+    }
+}

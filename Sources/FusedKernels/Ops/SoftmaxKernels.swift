@@ -1,0 +1,47 @@
+/// OpenCL launch code of the softmax family (`Kernels/softmax.cl`): build options
+/// and launch geometry live here, next to nothing else.
+extension Engine {
+    func softmaxForwardKernel(kind: SoftmaxKind, options: SoftmaxOptions, on context: OpenCLContext) throws -> CLKernel {
+        try kernel("softmax_forward", file: "softmax.cl", options: [
+            "-DOUTPUT_MODE=\(kind.outputMode)",
+            "-DHAS_ADD_MASK=\(options.additiveMask == nil ? 0 : 1)",
+            "-DHAS_BOOL_MASK=\(options.keepMask == nil ? 0 : 1)",
+            "-DLOG_SOFTMAX=0",
+        ], on: context)
+    }
+
+    func softmaxBackwardKernel(kind: SoftmaxKind, on context: OpenCLContext) throws -> CLKernel {
+        try kernel("softmax_backward", file: "softmax.cl", options: [
+            "-DOUTPUT_MODE=0", "-DHAS_ADD_MASK=0", "-DHAS_BOOL_MASK=0",
+            "-DLOG_SOFTMAX=\(kind == .logSoftmax ? 1 : 0)",
+        ], on: context)
+    }
+
+    /// Masks are uploaded per call (they are small next to the activations).
+    func launchSoftmaxForward(_ kernel: CLKernel, x: CLBuffer, y: CLBuffer, shape: Shape, options: SoftmaxOptions,
+                              strides: (additiveStride: Int, keepStride: Int), on context: OpenCLContext) throws {
+        let additive = try options.additiveMask.map { mask in try mask.withUnsafeBufferPointer { try context.makeBuffer($0) } }
+        let keep = try options.keepMask.map { mask in try mask.withUnsafeBufferPointer { try context.makeBuffer($0) } }
+        try kernel.setArg(0, x)
+        try kernel.setArg(1, y)
+        try kernel.setArg(2, additive)
+        try kernel.setArg(3, keep)
+        try kernel.setArg(4, Int32(shape.rows))
+        try kernel.setArg(5, Int32(shape.cols))
+        try kernel.setArg(6, Int32(strides.additiveStride))
+        try kernel.setArg(7, Int32(strides.keepStride))
+        try kernel.setArg(8, options.scale)
+        record(try context.enqueue(kernel, global: shape.rows, local: 1))
+    }
+
+    func launchSoftmaxBackward(_ kernel: CLKernel, y: CLBuffer, dy: CLBuffer, dx: CLBuffer, shape: Shape,
+                               scale: Float, on context: OpenCLContext) throws {
+        try kernel.setArg(0, y)
+        try kernel.setArg(1, dy)
+        try kernel.setArg(2, dx)
+        try kernel.setArg(3, Int32(shape.rows))
+        try kernel.setArg(4, Int32(shape.cols))
+        try kernel.setArg(5, scale)
+        record(try context.enqueue(kernel, global: shape.rows, local: 1))
+    }
+}

@@ -1,0 +1,52 @@
+/// Which member of the softmax family an op computes over each row's last axis.
+public enum SoftmaxKind: String, Sendable, CaseIterable {
+    /// e^z / Σ e^z, `[rows, cols]` out.
+    case softmax
+    /// z − log Σ e^z, `[rows, cols]` out.
+    case logSoftmax
+    /// log Σ e^z, `[rows]` out.
+    case logSumExp
+
+    /// Elements of the output for an input of `shape`.
+    func outputCount(_ shape: Shape) -> Int { self == .logSumExp ? shape.rows : shape.count }
+    func outputShape(_ shape: Shape) -> Shape { self == .logSumExp ? Shape(rows: shape.rows, cols: 1) : shape }
+
+    /// The `OUTPUT_MODE` the kernels are specialised with.
+    var outputMode: Int {
+        switch self {
+        case .softmax: return 0
+        case .logSoftmax: return 1
+        case .logSumExp: return 2
+        }
+    }
+}
+
+/// Options of the softmax family: z = scale·x + additiveMask, and z = −inf where
+/// `keepMask` is false. Each mask is `[cols]` (broadcast over rows) or `[rows, cols]`.
+public struct SoftmaxOptions: Sendable {
+    public var scale: Float
+    public var additiveMask: [Float]?
+    public var keepMask: [Bool]?
+
+    public init(scale: Float = 1, additiveMask: [Float]? = nil, keepMask: [Bool]? = nil) {
+        self.scale = scale
+        self.additiveMask = additiveMask
+        self.keepMask = keepMask
+    }
+
+    /// Row stride of each mask (0 when broadcast), after checking its size against `shape`.
+    func validate(for shape: Shape) throws -> (additiveStride: Int, keepStride: Int) {
+        guard scale.isFinite else {
+            throw FusedKernelsError.invalidArgument(argument: "scale", reason: "must be finite, got \(scale)")
+        }
+        return (try maskStride(additiveMask?.count, "additiveMask", shape),
+                try maskStride(keepMask?.count, "keepMask", shape))
+    }
+
+    private func maskStride(_ count: Int?, _ argument: String, _ shape: Shape) throws -> Int {
+        guard let count else { return 0 }
+        if count == shape.cols { return 0 }
+        if count == shape.count { return shape.cols }
+        throw FusedKernelsError.maskShapeMismatch(argument: argument, count: count, rows: shape.rows, cols: shape.cols)
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+
+/// The CPU SIMD softmax family: the fallback path and the reference every OpenCL
+/// result is judged against. Three passes per row (build z and its max; e^(z−m) and
+/// its sum; normalise), sums accumulated in Double so the reference is more
+/// accurate than the kernels. Rows run in parallel on all cores.
+enum SoftmaxReference {
+    struct Masks {
+        var additive: UnsafePointer<Float>?
+        var additiveStride: Int
+        var keep: UnsafePointer<Bool>?
+        var keepStride: Int
+    }
+
+    /// `y` holds `kind.outputCount(shape)` elements; `y` may alias `x` unless `kind` is LSE.
+    static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, shape: Shape,
+                        kind: SoftmaxKind, scale: Float, masks: Masks) {
+        let cols = shape.cols
+        parallelRows(shape.rows, cols: cols) { rows in
+            // z goes to the output row, or to scratch when the output is one value per row.
+            let scratch = kind == .logSumExp ? UnsafeMutablePointer<Float>.allocate(capacity: cols) : nil
+            defer { scratch?.deallocate() }
+            for row in rows {
+                let z = scratch ?? y + row * cols
+                let m = buildRow(x + row * cols, z, row: row, cols: cols, scale: scale, masks: masks)
+                let out = kind == .logSumExp ? y + row : z
+                normalise(z, out, max: m, cols: cols, kind: kind)
+            }
+        }
+    }
+
+    /// z = scale·x + additive, −inf where not kept; returns max(z) ignoring NaN.
+    private static func buildRow(_ x: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>, row: Int, cols: Int,
+                                 scale: Float, masks: Masks) -> Float {
+        let add = masks.additive.map { $0 + row * masks.additiveStride }
+        let keep = masks.keep.map { $0 + row * masks.keepStride }
+        let vscale = Float16x(repeating: scale)
+        var vmax = Float16x(repeating: -.infinity)
+        var j = 0
+        while j + 16 <= cols {
+            var v = load16(x + j) * vscale
+            if let add { v += load16(add + j) }
+            if let keep {
+                for lane in 0 ..< 16 where !keep[j + lane] { v[lane] = -.infinity }
+            }
+            store16(v, z + j)
+            vmax.replace(with: v, where: v .> vmax)
+            j += 16
+        }
+        var m = vmax.max()
+        while j < cols {
+            var v = x[j] * scale
+            if let add { v += add[j] }
+            if let keep, !keep[j] { v = -.infinity }
+            z[j] = v
+            if v > m { m = v }
+            j += 1
+        }
+        return m
+    }
+
+    private static func normalise(_ z: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, max m: Float,
+                                  cols: Int, kind: SoftmaxKind) {
+        if m == -.infinity {
+            // Fully masked (or all −inf): zeros and −inf, unless a NaN hides in the row.
+            let hasNaN = (0 ..< cols).contains { z[$0].isNaN }
+            let fill: Float = hasNaN ? .nan : (kind == .softmax ? 0 : -.infinity)
+            if kind == .logSumExp { out[0] = fill } else { out.update(repeating: fill, count: cols) }
+            return
+        }
+        // Pass 2: e^(z−m), kept in z for softmax; sum in Float blocks folded into Double.
+        let vm = Float16x(repeating: m)
+        let storeExp = kind == .softmax
+        var sum: Double = 0
+        var j = 0
+        while j + 16 <= cols {
+            var block = Float16x(repeating: 0)
+            let end = min(cols, j + 1024)
+            while j + 16 <= end {
+                let e = vexp(load16(z + j) - vm)
+                if storeExp { store16(e, z + j) }
+                block += e
+                j += 16
+            }
+            sum += Double(block.sum())
+        }
+        while j < cols {
+            let e = sexp(z[j] - m)
+            if storeExp { z[j] = e }
+            sum += Double(e)
+            j += 1
+        }
+        // Pass 3.
+        switch kind {
+        case .logSumExp:
+            out[0] = Float(Double(m) + log(sum))
+        case .logSoftmax:
+            // (z − m) − log d, not z − (m + log d): the latter loses log d when |m| ≫ 1.
+            let vlog = Float16x(repeating: Float(log(sum)))
+            j = 0
+            while j + 16 <= cols { store16(load16(z + j) - vm - vlog, out + j); j += 16 }
+            while j < cols { out[j] = z[j] - m - vlog[0]; j += 1 }
+        case .softmax:
+            let inverse = Float16x(repeating: Float(1 / sum))
+            j = 0
+            while j + 16 <= cols { store16(load16(z + j) * inverse, out + j); j += 16 }
+            while j < cols { out[j] = z[j] * inverse[0]; j += 1 }
+        }
+    }
+
+    /// Gradient of softmax or log-softmax from its output `y` and upstream `dy`.
+    /// Softmax: dx = scale·y·(dy − Σ dy·y). Log-softmax: dx = scale·(dy − e^y·Σ dy),
+    /// 0 where y = −inf (masked positions receive no gradient).
+    static func backward(_ y: UnsafePointer<Float>, _ dy: UnsafePointer<Float>, _ dx: UnsafeMutablePointer<Float>,
+                         shape: Shape, kind: SoftmaxKind, scale: Float) {
+        let cols = shape.cols
+        let isLog = kind == .logSoftmax
+        parallelRows(shape.rows, cols: cols) { rows in
+            for row in rows {
+                let (y, dy, dx) = (y + row * cols, dy + row * cols, dx + row * cols)
+                var total: Double = 0
+                var j = 0
+                while j + 16 <= cols {
+                    let g = load16(dy + j)
+                    total += Double((isLog ? g : g * load16(y + j)).sum())
+                    j += 16
+                }
+                while j < cols { total += Double(isLog ? dy[j] : dy[j] * y[j]); j += 1 }
+                let vtotal = Float16x(repeating: Float(total))
+                let vscale = Float16x(repeating: scale)
+                j = 0
+                while j + 16 <= cols {
+                    let v = load16(y + j)
+                    let g = load16(dy + j)
+                    var d: Float16x
+                    if isLog {
+                        d = vscale * (g - vexp(v) * vtotal)
+                        d.replace(with: 0, where: v .== -.infinity)
+                    } else {
+                        d = vscale * v * (g - vtotal)
+                    }
+                    store16(d, dx + j)
+                    j += 16
+                }
+                while j < cols {
+                    if isLog {
+                        dx[j] = y[j] == -.infinity ? 0 : scale * (dy[j] - sexp(y[j]) * vtotal[0])
+                    } else {
+                        dx[j] = scale * y[j] * (dy[j] - vtotal[0])
+                    }
+                    j += 1
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+@testable import FusedKernels
+
+/// Every backend (the CPU path and each OpenCL device) against the naive Double
+/// reference, over odd sizes that straddle the kernels' vector width, with masks.
+@Suite struct ParityTests {
+    /// Columns around the 16-wide vectors and the blocking of the kernels.
+    static let cols = [1, 3, 15, 16, 17, 33, 255, 256, 257, 1000, 4097]
+    static let rows = [1, 3, 7]
+
+    enum MaskCase: CaseIterable {
+        case none, additiveRow, additiveFull, keepRow, keepFull, both
+    }
+
+    static func options(_ mask: MaskCase, _ shape: Shape, seed: UInt64) -> SoftmaxOptions {
+        let additive = { (count: Int) in randomValues(count, seed: seed, in: -3 ... 3) }
+        // Every third element masked out; the first row of a full mask is masked entirely.
+        let keep = { (count: Int) in (0 ..< count).map { i in i % 3 != 1 && !(count > shape.cols && i < shape.cols) } }
+        switch mask {
+        case .none: return SoftmaxOptions(scale: 1)
+        case .additiveRow: return SoftmaxOptions(scale: 0.5, additiveMask: additive(shape.cols))
+        case .additiveFull: return SoftmaxOptions(scale: 2, additiveMask: additive(shape.count))
+        case .keepRow: return SoftmaxOptions(scale: 1, keepMask: keep(shape.cols))
+        case .keepFull: return SoftmaxOptions(scale: 1.25, keepMask: keep(shape.count))
+        case .both: return SoftmaxOptions(scale: 0.9, additiveMask: additive(shape.cols), keepMask: keep(shape.count))
+        }
+    }
+
+    @Test(arguments: TestBackend.all)
+    func forwardAllKindsAndMasks(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        var seed: UInt64 = 1
+        for rows in Self.rows {
+            for cols in Self.cols where rows * cols <= backend.elementBudget / 4 {
+                let shape = Shape(rows: rows, cols: cols)
+                for mask in MaskCase.allCases {
+                    seed += 1
+                    let x = randomValues(shape.count, seed: seed)
+                    let options = Self.options(mask, shape, seed: seed + 1000)
+                    for kind in SoftmaxKind.allCases {
+                        var y = [Float](repeating: poison, count: kind.outputCount(shape))
+                        let ran = try x.withUnsafeBufferPointer { x in
+                            try y.withUnsafeMutableBufferPointer { y in
+                                try engine.softmax(x, shape: shape, into: y, kind: kind, options: options)
+                            }
+                        }
+                        #expect(ran == engine.backend, "ran on \(ran), not \(engine.backend)")
+                        expectClose(y, NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options),
+                                    rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
+                                    "\(backend.label) \(kind) \(shape) \(mask)")
+                    }
+                }
+            }
+        }
+    }
+
+    /// Rows long enough that each work-item loops many times, and many rows.
+    @Test(arguments: TestBackend.all)
+    func forwardLargeShapes(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        for (rows, cols) in [(513, 129), (4, 65_537), (2, 1_048_577)] where rows * cols <= backend.elementBudget {
+            let shape = Shape(rows: rows, cols: cols)
+            let x = randomValues(shape.count, seed: UInt64(rows * 31 + cols))
+            for kind in SoftmaxKind.allCases {
+                let y = try engine.softmax(x, shape: shape, kind: kind)
+                expectClose(y, NaiveSoftmax.forward(x, shape: shape, kind: kind),
+                            rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
+                            "\(backend.label) \(kind) \(shape)")
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.all)
+    func backwardBothKinds(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        for rows in Self.rows {
+            for cols in Self.cols where rows * cols <= backend.elementBudget / 2 {
+                let shape = Shape(rows: rows, cols: cols)
+                let options = Self.options(.keepRow, shape, seed: 7)
+                let x = randomValues(shape.count, seed: UInt64(rows * 1000 + cols))
+                let dy = randomValues(shape.count, seed: UInt64(rows * 1000 + cols + 1), in: -1 ... 1)
+                for kind in [SoftmaxKind.softmax, .logSoftmax] {
+                    let y = NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options).map(Float.init)
+                    var dx = [Float](repeating: poison, count: shape.count)
+                    try y.withUnsafeBufferPointer { y in
+                        try dy.withUnsafeBufferPointer { dy in
+                            try dx.withUnsafeMutableBufferPointer { dx in
+                                _ = try engine.softmaxBackward(output: y, gradient: dy, shape: shape, into: dx,
+                                                               kind: kind, scale: 1.25)
+                            }
+                        }
+                    }
+                    expectClose(dx, NaiveSoftmax.backward(y: y, dy: dy, shape: shape, kind: kind, scale: 1.25),
+                                rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
+                                "\(backend.label) \(kind) backward \(shape)")
+                }
+            }
+        }
+    }
+
+    /// Device-resident tensors chain forward → backward without host copies.
+    @Test(arguments: TestBackend.all)
+    func deviceTensorsChain(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        let shape = Shape(rows: 5, cols: 300)
+        let x = randomValues(shape.count, seed: 77)
+        let dy = randomValues(shape.count, seed: 78, in: -1 ... 1)
+        let options = SoftmaxOptions(scale: 0.5)
+        let yTensor = try engine.softmax(try engine.tensor(x, shape: shape), kind: .logSoftmax, options: options)
+        let dxTensor = try engine.softmaxBackward(output: yTensor, gradient: try engine.tensor(dy, shape: shape),
+                                                  kind: .logSoftmax, scale: 0.5)
+        let y = try yTensor.toArray()
+        expectClose(y, NaiveSoftmax.forward(x, shape: shape, kind: .logSoftmax, options: options),
+                    rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(backend.label) chained forward")
+        expectClose(try dxTensor.toArray(),
+                    NaiveSoftmax.backward(y: y, dy: dy, shape: shape, kind: .logSoftmax, scale: 0.5),
+                    rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(backend.label) chained backward")
+        let lse = try engine.softmax(try engine.tensor(x, shape: shape), kind: .logSumExp, options: options)
+        #expect(lse.shape == Shape(rows: 5, cols: 1))
+        let copied = try engine.copy(try engine.tensor(x, shape: shape)).toArray()
+        #expect(copied == x)
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import Testing
+@testable import FusedKernels
+
+/// A backend under test: the CPU path or one OpenCL device.
+struct TestBackend: CustomTestStringConvertible, Sendable {
+    let selector: String
+    let label: String
+    /// Oclgrind interprets every work-item (~40 µs per element): keep its cases small.
+    let isSimulator: Bool
+
+    var testDescription: String { label }
+
+    /// Elements per case this backend can afford.
+    var elementBudget: Int { isSimulator ? 20_000 : 5_000_000 }
+
+    func engine() throws -> Engine { try Engine(device: selector) }
+
+    /// The CPU path plus every OpenCL device found (none on a machine without OpenCL).
+    static let all: [TestBackend] = {
+        let devices = (try? Engine.devices()) ?? []
+        return [TestBackend(selector: "cpu", label: "cpu", isSimulator: false)] + devices.map {
+            TestBackend(selector: "opencl:\($0.index)", label: "opencl:\($0.index) \($0.name)",
+                        isSimulator: $0.platformName.lowercased().contains("oclgrind"))
+        }
+    }()
+}
+
+/// A value no kernel produces: outputs are pre-filled with it so unwritten elements fail.
+let poison = Float(bitPattern: 0xFF7F_DEAD)
+
+/// Deterministic pseudo-random values in [lo, hi).
+func randomValues(_ count: Int, seed: UInt64, in range: ClosedRange<Float> = -6 ... 6) -> [Float] {
+    var state = seed &* 0x9E37_79B9_7F4A_7C15 | 1
+    return (0 ..< count).map { _ in
+        state ^= state << 13
+        state ^= state >> 7
+        state ^= state << 17
+        return range.lowerBound + Float(state >> 40) / Float(1 << 24) * (range.upperBound - range.lowerBound)
+    }
+}
+
+/// Checks `actual` against a Double reference element by element:
+/// |a − e| ≤ atol + rtol·|e|; NaN must meet NaN and ±inf the same infinity.
+func expectClose(_ actual: [Float], _ expected: [Double], rtol: Double, atol: Double,
+                 _ context: @autoclosure () -> String, sourceLocation: SourceLocation = #_sourceLocation) {
+    #expect(actual.count == expected.count, "\(context()): count", sourceLocation: sourceLocation)
+    var failures = 0
+    for (index, (a, e)) in zip(actual, expected).enumerated() {
+        let ok: Bool
+        if e.isNaN { ok = a.isNaN }
+        else if e.isInfinite { ok = Double(a) == e }
+        else { ok = a.isFinite && abs(Double(a) - e) <= atol + rtol * abs(e) }
+        if !ok {
+            failures += 1
+            if failures <= 3 {
+                Issue.record("\(context()): element \(index) is \(a), expected \(e)", sourceLocation: sourceLocation)
+            }
+        }
+    }
+    if failures > 3 {
+        Issue.record("\(context()): \(failures) elements out of tolerance in all", sourceLocation: sourceLocation)
+    }
+}
+
+/// fp32 tolerances of DESIGN.md: relative 1e-5, absolute 1e-6 (probabilities are ≤ 1,
+/// log-probabilities are compared with a floor of 1e-5·(1 + |e|)).
+let fp32RelativeTolerance = 1e-5
+let fp32AbsoluteTolerance = 1e-6
