@@ -5,14 +5,14 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
 
-PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd oclgrind clinfo pkg-config
+PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd oclgrind clinfo pkg-config valgrind
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ICD_DIR := $(CURDIR)/.build/icd
 OCLGRIND_LOG_FILE := $(CURDIR)/.build/oclgrind.log
 # Two PoCL devices: the multithreaded one and the single-threaded reference one.
 export POCL_DEVICES ?= pthread basic
 
-.PHONY: bench test deps icd
+.PHONY: bench test deps icd leakcheck
 
 deps:
 	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
@@ -39,3 +39,21 @@ test: icd
 	if [ -s $(OCLGRIND_LOG_FILE) ]; then echo "Oclgrind reported:"; cat $(OCLGRIND_LOG_FILE); exit 1; fi
 	# No OpenCL platform at all: the CPU path must serve everything.
 	OCL_ICD_VENDORS=/nonexistent FUSED_KERNELS_EXPECT_NO_OPENCL=1 swift test --skip-build
+	$(MAKE) --no-print-directory leakcheck
+
+# Engines created, run and destroyed 1 and 4 times under valgrind (after a warm-up run
+# that fills the program caches): nothing may be lost, and 4 cycles hold no more than 1.
+leakcheck: deps
+	swift build -c release --product kernel-bench
+	export FUSED_KERNELS_CACHE_DIR=$(CURDIR)/.build/leakcheck-cache
+	run() { valgrind --leak-check=full .build/release/kernel-bench cycle --device pthread --count $$1 2>&1; }
+	run 1 >/dev/null
+	summary() { grep -E "(definitely|indirectly) lost:|in use at exit:" | sed 's/^==[0-9]*== *//'; }
+	one=$$(run 1 | summary); four=$$(run 4 | summary)
+	echo "1 cycle:"; echo "$$one"; echo "4 cycles:"; echo "$$four"
+	bytes() { grep "$$1" | grep -oE '[0-9,]+ bytes' | head -1 | tr -d ', bytes'; }
+	for s in "$$one" "$$four"; do
+	  [ "$$(bytes definitely <<<"$$s")" = 0 ] && [ "$$(bytes indirectly <<<"$$s")" = 0 ] || { echo "leak"; exit 1; }
+	done
+	[ "$$(bytes 'in use' <<<"$$four")" -le $$(( $$(bytes 'in use' <<<"$$one") + 4096 )) ] || { echo "memory grows with cycles"; exit 1; }
+	echo "leakcheck: no leak"

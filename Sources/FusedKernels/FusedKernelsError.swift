@@ -8,6 +8,8 @@ public enum FusedKernelsError: Error, Equatable, CustomStringConvertible, Sendab
     case maskShapeMismatch(argument: String, count: Int, rows: Int, cols: Int)
     /// Two tensors that must share a shape do not.
     case shapeMismatch(argument: String, expected: Shape, actual: Shape)
+    /// Two tensors that must share a storage type do not.
+    case dtypeMismatch(argument: String, expected: DType, actual: DType)
     /// A scalar argument is out of range (e.g. a non-finite scale).
     case invalidArgument(argument: String, reason: String)
     /// A tensor lives on a different device than the engine it was passed to.
@@ -33,6 +35,8 @@ public enum FusedKernelsError: Error, Equatable, CustomStringConvertible, Sendab
             return "\(argument): \(count) elements is neither [\(cols)] nor [\(rows), \(cols)]"
         case let .shapeMismatch(argument, expected, actual):
             return "\(argument): expected shape \(expected), got \(actual)"
+        case let .dtypeMismatch(argument, expected, actual):
+            return "\(argument): expected dtype \(expected), got \(actual)"
         case let .invalidArgument(argument, reason):
             return "\(argument): \(reason)"
         case let .deviceMismatch(argument, tensorDevice, engineDevice):

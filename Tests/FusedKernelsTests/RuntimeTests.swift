@@ -61,7 +61,7 @@ import Testing
     @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" && !$0.isSimulator })
     func programsPersistOnDisk(backend: TestBackend) throws {
         let engine = try backend.engine()
-        _ = try engine.softmax([1, 2, 3], shape: Shape(rows: 1, cols: 3))
+        _ = try engine.softmax([1, 2, 3] as [Float], shape: Shape(rows: 1, cols: 3))
         let files = try FileManager.default.contentsOfDirectory(atPath: BinaryCache().directory.path)
         #expect(files.contains { $0.hasSuffix(".bin") })
     }

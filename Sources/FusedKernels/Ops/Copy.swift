@@ -9,8 +9,9 @@ extension Engine {
     /// A new tensor with the same contents as `x`.
     public func copy(_ x: DeviceTensor) throws -> DeviceTensor {
         try checkOwner(x, "x")
-        let y = try emptyTensor(x.shape)
-        let n = x.shape.count
+        let y = try emptyTensor(x.shape, x.dtype)
+        // The kernel moves whole floats: a 2-byte dtype copies half as many (buffers are padded).
+        let n = (x.shape.count * x.dtype.byteCount + 3) / 4
         _ = try dispatch("copy", openCL: { context in
             let kernel = try kernel("copy_float", file: "copy.cl",
                                     options: ["-DCOPY_VECS=\(Engine.copyVectorsPerItem)", "-DWG_SIZE=1"], on: context)
@@ -20,7 +21,7 @@ extension Engine {
             let items = (n + 16 * Engine.copyVectorsPerItem - 1) / (16 * Engine.copyVectorsPerItem)
             record(try context.enqueue(kernel, global: items, local: 1))
         }, cpu: {
-            try onHost(inputs: [x], output: y) { inputs, output in parallelCopy(inputs[0], output, count: n) }
+            try onHost(inputs: [x], output: y) { inputs, output in parallelCopy(inputs[0], output, count: x.shape.count) }
         })
         return y
     }

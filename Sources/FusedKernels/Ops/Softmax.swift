@@ -1,14 +1,15 @@
 /// The softmax family's public API: softmax, log-softmax and log-sum-exp over the
-/// last axis, forward and backward, on host arrays, buffer pointers or device tensors.
-/// Every input is validated before any kernel runs.
+/// last axis, forward and backward, on host arrays, buffer pointers or device tensors,
+/// stored as fp32, fp16 or bf16 (arithmetic in fp32). Every input is validated before
+/// any kernel runs.
 extension Engine {
     // MARK: Forward
 
     /// Softmax-family forward on host arrays; returns `kind.outputCount(shape)` values.
-    public func softmax(_ x: [Float], shape: Shape, kind: SoftmaxKind = .softmax,
-                        options: SoftmaxOptions = SoftmaxOptions()) throws -> [Float] {
+    public func softmax<T: StorageElement>(_ x: [T], shape: Shape, kind: SoftmaxKind = .softmax,
+                                           options: SoftmaxOptions = SoftmaxOptions()) throws -> [T] {
         try shape.validate("x")
-        var y = [Float](repeating: .nan, count: kind.outputCount(shape))
+        var y = [T](repeating: T(0), count: kind.outputCount(shape))
         try x.withUnsafeBufferPointer { x in
             try y.withUnsafeMutableBufferPointer { y in
                 _ = try softmax(x, shape: shape, into: y, kind: kind, options: options)
@@ -20,35 +21,37 @@ extension Engine {
     /// Softmax-family forward from `x` into `y`; returns where it ran. `y` is only
     /// written once every check has passed and the computation succeeded.
     @discardableResult
-    public func softmax(_ x: UnsafeBufferPointer<Float>, shape: Shape, into y: UnsafeMutableBufferPointer<Float>,
-                        kind: SoftmaxKind = .softmax, options: SoftmaxOptions = SoftmaxOptions()) throws -> Backend {
+    public func softmax<T: StorageElement>(_ x: UnsafeBufferPointer<T>, shape: Shape,
+                                           into y: UnsafeMutableBufferPointer<T>, kind: SoftmaxKind = .softmax,
+                                           options: SoftmaxOptions = SoftmaxOptions()) throws -> Backend {
         try shape.validate("x")
         try expectCount(x.count, shape.count, "x")
         try expectCount(y.count, kind.outputCount(shape), "y")
         let strides = try options.validate(for: shape)
         let (_, backend) = try dispatch("softmax", openCL: { context in
-            let kernel = try softmaxForwardKernel(kind: kind, options: options, on: context)
+            let kernel = try softmaxForwardKernel(kind: kind, dtype: T.dtype, options: options, on: context)
             let input = try context.makeBuffer(x)
-            let output = try context.makeBuffer(count: y.count)
+            let output = try context.makeBuffer(bytes: y.count * T.dtype.byteCount)
             try launchSoftmaxForward(kernel, x: input, y: output, shape: shape, options: options,
                                      strides: strides, on: context)
             try output.read(into: y)
         }, cpu: {
-            cpuSoftmaxForward(x.baseAddress!, y.baseAddress!, shape: shape, kind: kind, options: options,
-                              strides: strides)
+            computeInFloat([x], y) { inputs, output in
+                cpuSoftmaxForward(inputs[0], output, shape: shape, kind: kind, options: options, strides: strides)
+            }
         })
         return backend
     }
 
-    /// Softmax-family forward on a device tensor; the result stays on the device
-    /// (`[rows, 1]` for log-sum-exp).
+    /// Softmax-family forward on a device tensor; the result stays on the device, in
+    /// the input's dtype (`[rows, 1]` for log-sum-exp).
     public func softmax(_ x: DeviceTensor, kind: SoftmaxKind = .softmax,
                         options: SoftmaxOptions = SoftmaxOptions()) throws -> DeviceTensor {
         try checkOwner(x, "x")
         let strides = try options.validate(for: x.shape)
-        let y = try emptyTensor(kind.outputShape(x.shape))
+        let y = try emptyTensor(kind.outputShape(x.shape), x.dtype)
         _ = try dispatch("softmax", openCL: { context in
-            let kernel = try softmaxForwardKernel(kind: kind, options: options, on: context)
+            let kernel = try softmaxForwardKernel(kind: kind, dtype: x.dtype, options: options, on: context)
             try launchSoftmaxForward(kernel, x: x.buffer, y: y.buffer, shape: x.shape, options: options,
                                      strides: strides, on: context)
         }, cpu: {
@@ -63,10 +66,10 @@ extension Engine {
 
     /// Gradient of softmax (`kind == .softmax`) or log-softmax w.r.t. the input x, from
     /// the forward output `y` and the upstream gradient `dy`; `scale` is the forward's.
-    public func softmaxBackward(output y: [Float], gradient dy: [Float], shape: Shape,
-                                kind: SoftmaxKind = .softmax, scale: Float = 1) throws -> [Float] {
+    public func softmaxBackward<T: StorageElement>(output y: [T], gradient dy: [T], shape: Shape,
+                                                   kind: SoftmaxKind = .softmax, scale: Float = 1) throws -> [T] {
         try shape.validate("y")
-        var dx = [Float](repeating: .nan, count: shape.count)
+        var dx = [T](repeating: T(0), count: shape.count)
         try y.withUnsafeBufferPointer { y in
             try dy.withUnsafeBufferPointer { dy in
                 try dx.withUnsafeMutableBufferPointer { dx in
@@ -78,23 +81,24 @@ extension Engine {
     }
 
     @discardableResult
-    public func softmaxBackward(output y: UnsafeBufferPointer<Float>, gradient dy: UnsafeBufferPointer<Float>,
-                                shape: Shape, into dx: UnsafeMutableBufferPointer<Float>,
-                                kind: SoftmaxKind = .softmax, scale: Float = 1) throws -> Backend {
+    public func softmaxBackward<T: StorageElement>(output y: UnsafeBufferPointer<T>, gradient dy: UnsafeBufferPointer<T>,
+                                                   shape: Shape, into dx: UnsafeMutableBufferPointer<T>,
+                                                   kind: SoftmaxKind = .softmax, scale: Float = 1) throws -> Backend {
         try validateBackward(shape: shape, kind: kind, scale: scale)
         try expectCount(y.count, shape.count, "y")
         try expectCount(dy.count, shape.count, "dy")
         try expectCount(dx.count, shape.count, "dx")
         let (_, backend) = try dispatch("softmaxBackward", openCL: { context in
-            let kernel = try softmaxBackwardKernel(kind: kind, on: context)
+            let kernel = try softmaxBackwardKernel(kind: kind, dtype: T.dtype, on: context)
             let (yBuffer, dyBuffer) = (try context.makeBuffer(y), try context.makeBuffer(dy))
-            let output = try context.makeBuffer(count: dx.count)
+            let output = try context.makeBuffer(bytes: dx.count * T.dtype.byteCount)
             try launchSoftmaxBackward(kernel, y: yBuffer, dy: dyBuffer, dx: output, shape: shape, scale: scale,
                                       on: context)
             try output.read(into: dx)
         }, cpu: {
-            SoftmaxReference.backward(y.baseAddress!, dy.baseAddress!, dx.baseAddress!, shape: shape, kind: kind,
-                                      scale: scale)
+            computeInFloat([y, dy], dx) { inputs, output in
+                SoftmaxReference.backward(inputs[0], inputs[1], output, shape: shape, kind: kind, scale: scale)
+            }
         })
         return backend
     }
@@ -107,9 +111,12 @@ extension Engine {
         guard dy.shape == y.shape else {
             throw FusedKernelsError.shapeMismatch(argument: "dy", expected: y.shape, actual: dy.shape)
         }
-        let dx = try emptyTensor(y.shape)
+        guard dy.dtype == y.dtype else {
+            throw FusedKernelsError.dtypeMismatch(argument: "dy", expected: y.dtype, actual: dy.dtype)
+        }
+        let dx = try emptyTensor(y.shape, y.dtype)
         _ = try dispatch("softmaxBackward", openCL: { context in
-            let kernel = try softmaxBackwardKernel(kind: kind, on: context)
+            let kernel = try softmaxBackwardKernel(kind: kind, dtype: y.dtype, on: context)
             try launchSoftmaxBackward(kernel, y: y.buffer, dy: dy.buffer, dx: dx.buffer, shape: y.shape,
                                       scale: scale, on: context)
         }, cpu: {

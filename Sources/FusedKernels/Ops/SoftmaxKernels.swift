@@ -1,8 +1,10 @@
 /// OpenCL launch code of the softmax family (`Kernels/softmax.cl`): build options
 /// and launch geometry live here, next to nothing else.
 extension Engine {
-    func softmaxForwardKernel(kind: SoftmaxKind, options: SoftmaxOptions, on context: OpenCLContext) throws -> CLKernel {
+    func softmaxForwardKernel(kind: SoftmaxKind, dtype: DType, options: SoftmaxOptions,
+                              on context: OpenCLContext) throws -> CLKernel {
         try kernel("softmax_forward", file: "softmax.cl", options: [
+            "-DDTYPE=\(dtype.kernelCode)",
             "-DOUTPUT_MODE=\(kind.outputMode)",
             "-DHAS_ADD_MASK=\(options.additiveMask == nil ? 0 : 1)",
             "-DHAS_BOOL_MASK=\(options.keepMask == nil ? 0 : 1)",
@@ -10,8 +12,9 @@ extension Engine {
         ], on: context)
     }
 
-    func softmaxBackwardKernel(kind: SoftmaxKind, on context: OpenCLContext) throws -> CLKernel {
+    func softmaxBackwardKernel(kind: SoftmaxKind, dtype: DType, on context: OpenCLContext) throws -> CLKernel {
         try kernel("softmax_backward", file: "softmax.cl", options: [
+            "-DDTYPE=\(dtype.kernelCode)",
             "-DOUTPUT_MODE=0", "-DHAS_ADD_MASK=0", "-DHAS_BOOL_MASK=0",
             "-DLOG_SOFTMAX=\(kind == .logSoftmax ? 1 : 0)",
         ], on: context)

@@ -33,12 +33,21 @@ final class OpenCLContext: @unchecked Sendable {
         clReleaseContext(context)
     }
 
-    func makeBuffer(count: Int) throws -> CLBuffer {
-        try CLBuffer(context: self, byteCount: max(count, 1) * MemoryLayout<Float>.stride)
+    /// A buffer of at least `bytes`, rounded up to whole floats (copy kernels move floats).
+    /// Debug builds fill it with a poison pattern (−65504 as fp16, −2.7e36 as fp32 and
+    /// bf16) so that tests catch any element a kernel forgets to write.
+    func makeBuffer(bytes: Int) throws -> CLBuffer {
+        let buffer = try CLBuffer(context: self, byteCount: max((bytes + 3) / 4, 1) * 4)
+        #if DEBUG
+        var pattern: UInt32 = 0xFBFF_FBFF
+        try CLError.check(clEnqueueFillBuffer(queue, buffer.memory, &pattern, 4, 0, buffer.byteCount, 0, nil, nil),
+                          "clEnqueueFillBuffer")
+        #endif
+        return buffer
     }
 
     func makeBuffer<T>(_ values: UnsafeBufferPointer<T>) throws -> CLBuffer {
-        let buffer = try CLBuffer(context: self, byteCount: max(values.count, 1) * MemoryLayout<T>.stride)
+        let buffer = try makeBuffer(bytes: values.count * MemoryLayout<T>.stride)
         try buffer.write(values)
         return buffer
     }
