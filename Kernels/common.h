@@ -1,14 +1,70 @@
 // common.h — helpers shared by every kernel in Kernels/ (OpenCL C 1.2).
 //
-// * fk_exp / fk_exp4 / fk_exp8 / fk_exp16: a hand-written vector exp.
-//   The built-in exp() of PoCL goes through a slow generic path and is the
-//   first wall of a softmax on a CPU device; this one is ~15 vector ops.
+// * FK_INLINE, FK_LOAD16/FK_STORE16 (unaligned float16), FK_STORE16_ALIGNED
+//   (streaming store), fk_head16, FK_LO8/FK_HI8...: portability / codegen
+//   helpers, each with the reason next to it.
+// * fk_exp / fk_exp4 / fk_exp8 / fk_exp16: hand-written vector exp, full
+//   range (15 vector ops, rel. err <= 2e-7). Exp throughput, not memory, is
+//   the first wall of a softmax on a CPU device.
+// * fk_expneg / fk_expneg16: c*e^x for x <= 0 (11 ops), the softmax hot loop.
 // * fk_max*: a max that maps to one vmaxps and never turns NaN into a number
 //   in the first operand (fmax/max may drop NaN, see below).
-// * fk_online_step / fk_online_merge: the online-normalizer recurrence
-//   (Milakov & Gimelshein) on (m, d) pairs, safe for m = -inf.
+// * fk_online_step / fk_online_merge / fk_online_merge16 /
+//   fk_online_reduce16: the online-normalizer recurrence (Milakov &
+//   Gimelshein) on (m, d) pairs, safe for m = -inf.
 #ifndef FK_COMMON_H
 #define FK_COMMON_H
+
+// Force inlining: PoCL's LLVM left plain `inline` helpers as calls.
+// -DFK_NO_FORCE_INLINE=1 gives plain static inline helpers: needed with
+// -cl-opt-disable under Oclgrind, whose interpreter lacks the
+// llvm.experimental.noalias.scope.decl that forced inlining inserts.
+#if defined(FK_NO_FORCE_INLINE) && FK_NO_FORCE_INLINE
+#define FK_INLINE static inline
+#else
+#define FK_INLINE static inline __attribute__((always_inline))
+#endif
+
+// Unaligned float16 load/store. vload16/vstore16 are the portable spelling,
+// but PoCL 3.1 lowers them to four 16-byte pieces plus inserts/extracts
+// (extra shuffle-port work in the exp-bound loops); with clang, a vector
+// typedef with 4-byte alignment gives one plain unaligned 64-byte access.
+// -DFK_VLOAD=1 forces vload16/vstore16.
+#if defined(__clang__) && !(defined(FK_VLOAD) && FK_VLOAD)
+typedef float fk_float16u __attribute__((ext_vector_type(16), aligned(4)));
+#define FK_LOAD16(p) (*(__global const fk_float16u *)(p))
+#define FK_STORE16(v, p) (*(__global fk_float16u *)(p) = (v))
+#else
+#define FK_LOAD16(p) vload16(0, (p))
+#define FK_STORE16(v, p) vstore16((v), 0, (p))
+#endif
+
+// Stores to a 64-byte aligned address. With FK_NT_STORE (default 1, clang
+// only) they are non-temporal: they bypass the caches and skip the
+// read-for-ownership of the destination line, ~2x the copy bandwidth on the
+// PoCL CPU device (~58 vs ~25 GB/s here). Set FK_NT_STORE=0 when the output
+// is re-read while it would still be in cache (small tensors). clang takes the
+// store's alignment from the value's type, hence the float16 temporary.
+// FK_NT_FENCE(): states that the weakly-ordered streaming stores must be
+// visible when the kernel ends. On PoCL/x86 mem_fence emits no instruction;
+// the runtime's own LOCK-prefixed atomics at work-group completion drain the
+// write-combining buffers (as an sfence would), so results are visible.
+// fk_head16(p): elements before the first 64-byte aligned address >= p.
+#ifndef FK_NT_STORE
+#define FK_NT_STORE 1
+#endif
+#if FK_NT_STORE && defined(__clang__)
+#define FK_STORE16_ALIGNED(v, p) do { float16 fk_v_ = (v);                    \
+    __builtin_nontemporal_store(fk_v_, (__global float16 *)(p)); } while (0)
+#define FK_NT_FENCE() mem_fence(CLK_GLOBAL_MEM_FENCE)
+#else
+#define FK_STORE16_ALIGNED(v, p) (*(__global float16 *)(p) = (v))
+#define FK_NT_FENCE() ((void)0)
+#endif
+FK_INLINE size_t fk_head16(__global const float *p)
+{
+    return ((64 - ((size_t)p & 63)) & 63) >> 2;
+}
 
 // ---------------------------------------------------------------------------
 // exp(x)
@@ -47,7 +103,7 @@
 // Comparisons with NaN are false, so NaN reaches the second select; no
 // fmin/fmax clamps (they would silently turn NaN into a number).
 #define FK_DEFINE_EXP(NAME, FT, UT)                                            \
-inline FT NAME(FT x)                                                           \
+FK_INLINE FT NAME(FT x)                                                           \
 {                                                                              \
     FT k = fma(x, (FT)FK_LOG2E, (FT)FK_EXP_MAGIC);                             \
     FT n = k - (FT)FK_EXP_MAGIC;                                               \
@@ -70,22 +126,26 @@ FK_DEFINE_EXP(fk_exp8,  float8,  uint8)
 FK_DEFINE_EXP(fk_exp16, float16, uint16)
 
 // fk_expneg*(x, c): c * e^x for the softmax hot loops, where x = z - max is
-// <= 0, -inf, or NaN. Cheaper than fk_exp (13 vector ops): the magic carries
-// the exponent bias so 2^n is built with one shift and applied with a
-// multiply (which also keeps NaN a NaN: NaN * anything = NaN), and the only
-// range check left is x < FK_EXP_LO -> 0 (masked -inf entries give exactly
-// 0). The factor c (e.g. 1/sum) is folded into the polynomial coefficients,
-// so it costs nothing per element. Valid for x <= 88.0 (NOT up to
-// ln(FLT_MAX): 2^128 does not fit the biased shift); +inf gives NaN.
-// Underflow gives 0*c, not 0, so a NaN c (a NaN row's 1/sum) still makes
-// every output NaN, masked positions included.
+// <= 0, -inf, or NaN. 11 vector ops instead of fk_exp's 15:
+// * the magic carries the exponent bias, so 2^n is one shift and is applied
+//   with a multiply (NaN * anything = NaN keeps NaN a NaN);
+// * the only range check left is x < FK_EXP_LO -> 0*c (masked -inf entries
+//   give exactly 0; a NaN c, from a NaN row, still gives NaN);
+// * r = x - n*ln2 in ONE fma with ln2 rounded to float: the error
+//   |n|*|ln2 - FK_LN2F| <= |n|*1.9e-9 adds <= 6e-8 relative for x >= -20
+//   and <= 2.4e-7 down to -87 (terms < 1e-9 of the row's largest, where it
+//   cannot matter in a sum or a probability);
+// * c (e.g. 1/sum) is folded into the polynomial coefficients: free per
+//   element.
+// Valid for x <= 88.0 (NOT up to ln(FLT_MAX): 2^128 does not fit the biased
+// shift); +inf gives NaN.
+#define FK_LN2F 0.693147182464599609375f
 #define FK_DEFINE_EXPNEG(NAME, FT, UT)                                         \
-inline FT NAME(FT x, float c)                                                  \
+FK_INLINE FT NAME(FT x, float c)                                               \
 {                                                                              \
     FT k = fma(x, (FT)FK_LOG2E, (FT)FK_EXP_MAGICB);                            \
     FT n = k - (FT)FK_EXP_MAGICB;                                              \
-    FT r = fma(n, (FT)(-FK_EXP_C1), x);                                        \
-    r = fma(n, (FT)(-FK_EXP_C2), r);                                           \
+    FT r = fma(n, (FT)(-FK_LN2F), x);                                          \
     FT p = fma((FT)(c * FK_EXP_P5), r, (FT)(c * FK_EXP_P4));                   \
     p = fma(p, r, (FT)(c * FK_EXP_P3));                                        \
     p = fma(p, r, (FT)(c * FK_EXP_P2));                                        \
@@ -98,21 +158,32 @@ inline FT NAME(FT x, float c)                                                  \
 FK_DEFINE_EXPNEG(fk_expneg,   float,   uint)
 FK_DEFINE_EXPNEG(fk_expneg16, float16, uint16)
 
+// Vector halves. Not the .lo/.hi swizzles: Oclgrind 21.10's --uninitialized
+// plugin mis-tracks the shufflevector of .hi (false "uninitialized" reports
+// at -O0, a segfault at -O2); shuffle() is the same operation and PoCL
+// compiles it to the same instructions.
+#define FK_LO8(v) shuffle((v), (uint8)(0, 1, 2, 3, 4, 5, 6, 7))
+#define FK_HI8(v) shuffle((v), (uint8)(8, 9, 10, 11, 12, 13, 14, 15))
+#define FK_LO4(v) shuffle((v), (uint4)(0, 1, 2, 3))
+#define FK_HI4(v) shuffle((v), (uint4)(4, 5, 6, 7))
+#define FK_LO2(v) shuffle((v), (uint2)(0, 1))
+#define FK_HI2(v) shuffle((v), (uint2)(2, 3))
+
 // any lane of a comparison mask set? (an or-tree; PoCL's any() extracts and
 // tests the 16 lanes one by one)
-inline int fk_any16(int16 v)
+FK_INLINE int fk_any16(int16 v)
 {
-    int8 a = v.lo | v.hi;
-    int4 b = a.lo | a.hi;
-    int2 c = b.lo | b.hi;
+    int8 a = FK_LO8(v) | FK_HI8(v);
+    int4 b = FK_LO4(a) | FK_HI4(a);
+    int2 c = FK_LO2(b) | FK_HI2(b);
     return (c.x | c.y) < 0;
 }
 
 // max(a, b) as (b > a) ? b : a — one vmaxps on x86. If b is NaN the result
 // is a (NaN never enters a running max); NaN is propagated by the sums
 // instead (e^(NaN - m) = NaN poisons d).
-inline float   fk_max(float a, float b)       { return (b > a) ? b : a; }
-inline float16 fk_max16(float16 a, float16 b) { return (b > a) ? b : a; }
+FK_INLINE float   fk_max(float a, float b)       { return (b > a) ? b : a; }
+FK_INLINE float16 fk_max16(float16 a, float16 b) { return (b > a) ? b : a; }
 
 // ---------------------------------------------------------------------------
 // Online normalizer on (m, d): m = running max, d = sum of e^(x - m).
@@ -124,14 +195,14 @@ inline float16 fk_max16(float16 a, float16 b) { return (b > a) ? b : a; }
 // A NaN x leaves m alone (comparison is false) and makes d NaN, so NaN
 // propagates to everything computed from d (the row's outputs), by design.
 // ---------------------------------------------------------------------------
-inline float fk_safe_max(float m) { return (m == -INFINITY) ? 0.0f : m; }
-inline float16 fk_safe_max16(float16 m)
+FK_INLINE float fk_safe_max(float m) { return (m == -INFINITY) ? 0.0f : m; }
+FK_INLINE float16 fk_safe_max16(float16 m)
 {
     return (m == (float16)(-INFINITY)) ? (float16)0.0f : m;
 }
 
 // absorb one value x into (m, d)
-inline void fk_online_step(float *m, float *d, float x)
+FK_INLINE void fk_online_step(float *m, float *d, float x)
 {
     float mn = fk_max(*m, x);
     float ms = fk_safe_max(mn);
@@ -140,7 +211,7 @@ inline void fk_online_step(float *m, float *d, float x)
 }
 
 // merge (m2, d2) into (m, d): the associative combine of two partial pairs
-inline void fk_online_merge(float *m, float *d, float m2, float d2)
+FK_INLINE void fk_online_merge(float *m, float *d, float m2, float d2)
 {
     float mn = fk_max(*m, m2);
     float ms = fk_safe_max(mn);
@@ -149,7 +220,7 @@ inline void fk_online_merge(float *m, float *d, float m2, float d2)
 }
 
 // lane-wise merge of two float16 (m, d) accumulators
-inline void fk_online_merge16(float16 *m, float16 *d, float16 m2, float16 d2)
+FK_INLINE void fk_online_merge16(float16 *m, float16 *d, float16 m2, float16 d2)
 {
     float16 mn = fk_max16(*m, m2);
     float16 ms = fk_safe_max16(mn);
@@ -158,14 +229,16 @@ inline void fk_online_merge16(float16 *m, float16 *d, float16 m2, float16 d2)
 }
 
 // reduce a float16 (m, d) accumulator to one pair (tree of merges)
-inline void fk_online_reduce16(float16 m, float16 d, float *mo, float *dout)
+FK_INLINE void fk_online_reduce16(float16 m, float16 d, float *mo, float *dout)
 {
-    float8 m8 = (m.hi > m.lo) ? m.hi : m.lo;
+    const float8 mlo = FK_LO8(m), mhi = FK_HI8(m);
+    float8 m8 = (mhi > mlo) ? mhi : mlo;
     float8 ms8 = (m8 == (float8)(-INFINITY)) ? (float8)0.0f : m8;
-    float8 d8 = d.lo * fk_exp8(m.lo - ms8) + d.hi * fk_exp8(m.hi - ms8);
-    float4 mn4 = (m8.hi > m8.lo) ? m8.hi : m8.lo;
+    float8 d8 = FK_LO8(d) * fk_exp8(mlo - ms8) + FK_HI8(d) * fk_exp8(mhi - ms8);
+    const float4 m4lo = FK_LO4(m8), m4hi = FK_HI4(m8);
+    float4 mn4 = (m4hi > m4lo) ? m4hi : m4lo;
     float4 ms4 = (mn4 == (float4)(-INFINITY)) ? (float4)0.0f : mn4;
-    float4 d4 = d8.lo * fk_exp4(m8.lo - ms4) + d8.hi * fk_exp4(m8.hi - ms4);
+    float4 d4 = FK_LO4(d8) * fk_exp4(m4lo - ms4) + FK_HI4(d8) * fk_exp4(m4hi - ms4);
     float mm = mn4.s0, dd = d4.s0;
     fk_online_merge(&mm, &dd, mn4.s1, d4.s1);
     fk_online_merge(&mm, &dd, mn4.s2, d4.s2);
@@ -173,5 +246,47 @@ inline void fk_online_reduce16(float16 m, float16 d, float *mo, float *dout)
     *mo = mm;
     *dout = dd;
 }
+
+// ---------------------------------------------------------------------------
+// Tensor storage type, -DDTYPE: 0 float, 1 half (IEEE fp16), 2 bfloat16 (the
+// top 16 bits of a float, kept as ushort). Arithmetic is always float; only
+// loads and stores change. fk_store_t is the element type of tensor buffers.
+//   FK_SLOAD16(p) / FK_SLOAD1(p): 16 / 1 elements at p as float
+//   FK_SSTORE16(v, p) / FK_SSTORE1(v, p): round to nearest even and store
+// ---------------------------------------------------------------------------
+#ifndef DTYPE
+#define DTYPE 0
+#endif
+#if DTYPE == 1
+typedef half fk_store_t;
+#define FK_SLOAD16(p) vload_half16(0, (p))
+#define FK_SLOAD1(p) vload_half(0, (p))
+#define FK_SSTORE16(v, p) vstore_half16_rte((v), 0, (p))
+#define FK_SSTORE1(v, p) vstore_half_rte((v), 0, (p))
+#elif DTYPE == 2
+typedef ushort fk_store_t;
+#define FK_SLOAD16(p) as_float16(convert_uint16(vload16(0, (p))) << 16)
+#define FK_SLOAD1(p) as_float((uint)(*(p)) << 16)
+// round to nearest even on the bits; a NaN keeps its sign and stays quiet
+FK_INLINE ushort16 fk_to_bf16_16(float16 v)
+{
+    const uint16 b = as_uint16(v);
+    const uint16 r = (b + (uint16)0x7FFF + ((b >> 16) & (uint16)1)) >> 16;
+    return convert_ushort16(isnan(v) ? ((b >> 16) | (uint16)0x40) : r);
+}
+FK_INLINE ushort fk_to_bf16(float v)
+{
+    const uint b = as_uint(v);
+    return (ushort)(isnan(v) ? ((b >> 16) | 0x40u) : ((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16));
+}
+#define FK_SSTORE16(v, p) vstore16(fk_to_bf16_16(v), 0, (p))
+#define FK_SSTORE1(v, p) (*(p) = fk_to_bf16(v))
+#else
+typedef float fk_store_t;
+#define FK_SLOAD16(p) FK_LOAD16(p)
+#define FK_SLOAD1(p) (*(p))
+#define FK_SSTORE16(v, p) FK_STORE16((v), (p))
+#define FK_SSTORE1(v, p) (*(p) = (v))
+#endif
 
 #endif // FK_COMMON_H

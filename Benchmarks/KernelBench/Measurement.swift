@@ -81,6 +81,6 @@ func benchmarkInput(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [Float]
 /// a simulator (Oclgrind interprets each work-item: minutes per case) plus the CPU path.
 func benchmarkEngines(_ selector: String?) throws -> [Engine] {
     if let selector { return [try Engine(device: selector)] }
-    let devices = try Engine.devices().filter { !$0.platformName.lowercased().contains("oclgrind") }
+    let devices = try Engine.devices().filter { !$0.isSimulator }
     return try devices.map { try Engine(device: "opencl:\($0.index)") } + [try Engine(device: "cpu")]
 }

@@ -70,7 +70,8 @@ public final class Engine: @unchecked Sendable {
     /// Builds (or fetches from the caches) a kernel of `file` with `-D` options.
     func kernel(_ name: String, file: String, options: [String], on context: OpenCLContext) throws -> CLKernel {
         let source = try loadSource(file)
-        let program = try context.programs.program(source, options: options, context: context.context)
+        let program = try context.programs.program(source, options: options + context.device.requiredBuildOptions,
+                                                   context: context.context)
         do { return try CLKernel(program: program, name: name) } catch let error as CLError {
             throw FusedKernelsError.openCL(error)
         }
@@ -91,7 +92,7 @@ public final class Engine: @unchecked Sendable {
     func dispatch<T>(_ op: String, openCL: (OpenCLContext) throws -> T, cpu: () throws -> T) throws -> (T, Backend) {
         guard let context else { return (try cpu(), .cpu) }
         do {
-            return (try openCL(context), backend)
+            return (try context.serialized { try openCL(context) }, backend)
         } catch let error as FusedKernelsError {
             switch error {
             case .buildFailed, .kernelSourcesNotFound:

@@ -21,7 +21,7 @@ struct TestBackend: CustomTestStringConvertible, Sendable {
         let devices = (try? Engine.devices()) ?? []
         return [TestBackend(selector: "cpu", label: "cpu", isSimulator: false)] + devices.map {
             TestBackend(selector: "opencl:\($0.index)", label: "opencl:\($0.index) \($0.name)",
-                        isSimulator: $0.platformName.lowercased().contains("oclgrind"))
+                        isSimulator: $0.isSimulator)
         }
     }()
 }

@@ -140,7 +140,7 @@ extension Engine {
         }
     }
 
-    private func cpuSoftmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, shape: Shape,
+    func cpuSoftmaxForward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, shape: Shape,
                                    kind: SoftmaxKind, options: SoftmaxOptions,
                                    strides: (additiveStride: Int, keepStride: Int)) {
         options.additiveMask.withOptionalPointer { additive in

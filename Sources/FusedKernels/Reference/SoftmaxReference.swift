@@ -59,18 +59,30 @@ enum SoftmaxReference {
         return m
     }
 
-    private static func normalise(_ z: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, max m: Float,
-                                  cols: Int, kind: SoftmaxKind) {
-        if m == -.infinity {
-            // Fully masked (or all −inf): zeros and −inf, unless a NaN hides in the row.
-            let hasNaN = (0 ..< cols).contains { z[$0].isNaN }
-            let fill: Float = hasNaN ? .nan : (kind == .softmax ? 0 : -.infinity)
-            if kind == .logSumExp { out[0] = fill } else { out.update(repeating: fill, count: cols) }
-            return
+    /// Per-row online-normalizer statistics: m = max z (NaN ignored), d = Σ e^(z−m);
+    /// a fully masked row gives (−inf, 0), a row holding NaN gives d = NaN.
+    static func statistics(_ x: UnsafePointer<Float>, max mOut: UnsafeMutablePointer<Float>,
+                           sum dOut: UnsafeMutablePointer<Float>, shape: Shape, scale: Float, masks: Masks) {
+        let cols = shape.cols
+        parallelRows(shape.rows, cols: cols) { rows in
+            let z = UnsafeMutablePointer<Float>.allocate(capacity: cols)
+            defer { z.deallocate() }
+            for row in rows {
+                let m = buildRow(x + row * cols, z, row: row, cols: cols, scale: scale, masks: masks)
+                mOut[row] = m
+                dOut[row] = m == -.infinity ? (hasNaN(z, cols) ? .nan : 0)
+                                            : Float(expSum(z, cols: cols, max: m, storeExp: false))
+            }
         }
-        // Pass 2: e^(z−m), kept in z for softmax; sum in Float blocks folded into Double.
+    }
+
+    private static func hasNaN(_ z: UnsafePointer<Float>, _ cols: Int) -> Bool {
+        (0 ..< cols).contains { z[$0].isNaN }
+    }
+
+    /// Σ e^(z−m), in Float blocks folded into Double; with `storeExp`, z becomes e^(z−m).
+    private static func expSum(_ z: UnsafeMutablePointer<Float>, cols: Int, max m: Float, storeExp: Bool) -> Double {
         let vm = Float16x(repeating: m)
-        let storeExp = kind == .softmax
         var sum: Double = 0
         var j = 0
         while j + 16 <= cols {
@@ -90,6 +102,21 @@ enum SoftmaxReference {
             sum += Double(e)
             j += 1
         }
+        return sum
+    }
+
+    private static func normalise(_ z: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, max m: Float,
+                                  cols: Int, kind: SoftmaxKind) {
+        if m == -.infinity {
+            // Fully masked (or all −inf): zeros and −inf, unless a NaN hides in the row.
+            let fill: Float = hasNaN(z, cols) ? .nan : (kind == .softmax ? 0 : -.infinity)
+            if kind == .logSumExp { out[0] = fill } else { out.update(repeating: fill, count: cols) }
+            return
+        }
+        // Pass 2: e^(z−m), kept in z for softmax.
+        let sum = expSum(z, cols: cols, max: m, storeExp: kind == .softmax)
+        let vm = Float16x(repeating: m)
+        var j = 0
         // Pass 3.
         switch kind {
         case .logSumExp:
@@ -97,12 +124,10 @@ enum SoftmaxReference {
         case .logSoftmax:
             // (z − m) − log d, not z − (m + log d): the latter loses log d when |m| ≫ 1.
             let vlog = Float16x(repeating: Float(log(sum)))
-            j = 0
             while j + 16 <= cols { store16(load16(z + j) - vm - vlog, out + j); j += 16 }
             while j < cols { out[j] = z[j] - m - vlog[0]; j += 1 }
         case .softmax:
             let inverse = Float16x(repeating: Float(1 / sum))
-            j = 0
             while j + 16 <= cols { store16(load16(z + j) * inverse, out + j); j += 16 }
             while j < cols { out[j] = z[j] * inverse[0]; j += 1 }
         }

@@ -9,28 +9,45 @@ final class OpenCLContext: @unchecked Sendable {
     let queue: cl_command_queue
     let programs: ProgramCache
 
+    /// Oclgrind's runtime is not thread-safe (Oclgrind issues #28 and #202: concurrent
+    /// contexts lose kernel writes and corrupt its heap), so every call into a
+    /// simulator goes through one process-wide lock; other drivers run concurrently.
+    private static let simulatorLock = NSRecursiveLock()
+
+    static func serialized<T>(_ device: OpenCLDevice, _ body: () throws -> T) rethrows -> T {
+        guard device.isSimulator else { return try body() }
+        simulatorLock.lock()
+        defer { simulatorLock.unlock() }
+        return try body()
+    }
+
+    func serialized<T>(_ body: () throws -> T) rethrows -> T { try Self.serialized(device, body) }
+
     init(device: OpenCLDevice) throws {
         self.device = device
-        var status: cl_int = 0
-        var id: cl_device_id? = device.handle
-        guard let context = clCreateContext(nil, 1, &id, nil, nil, &status) else {
-            throw CLError(status: status, call: "clCreateContext")
+        (context, queue) = try Self.serialized(device) {
+            var status: cl_int = 0
+            var id: cl_device_id? = device.handle
+            guard let context = clCreateContext(nil, 1, &id, nil, nil, &status) else {
+                throw CLError(status: status, call: "clCreateContext")
+            }
+            let properties = cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE)
+            guard let queue = clCreateCommandQueue(context, device.handle, properties, &status) else {
+                clReleaseContext(context)
+                throw CLError(status: status, call: "clCreateCommandQueue")
+            }
+            return (context, queue)
         }
-        let properties = cl_command_queue_properties(CL_QUEUE_PROFILING_ENABLE)
-        guard let queue = clCreateCommandQueue(context, device.handle, properties, &status) else {
-            clReleaseContext(context)
-            throw CLError(status: status, call: "clCreateCommandQueue")
-        }
-        self.context = context
-        self.queue = queue
-        self.programs = ProgramCache(device: device)
+        programs = ProgramCache(device: device)
     }
 
     deinit {
-        clFinish(queue)
-        programs.releaseAll()
-        clReleaseCommandQueue(queue)
-        clReleaseContext(context)
+        serialized {
+            clFinish(queue)
+            programs.releaseAll()
+            clReleaseCommandQueue(queue)
+            clReleaseContext(context)
+        }
     }
 
     /// A buffer of at least `bytes`, rounded up to whole floats (copy kernels move floats).
@@ -40,8 +57,10 @@ final class OpenCLContext: @unchecked Sendable {
         let buffer = try CLBuffer(context: self, byteCount: max((bytes + 3) / 4, 1) * 4)
         #if DEBUG
         var pattern: UInt32 = 0xFBFF_FBFF
-        try CLError.check(clEnqueueFillBuffer(queue, buffer.memory, &pattern, 4, 0, buffer.byteCount, 0, nil, nil),
-                          "clEnqueueFillBuffer")
+        try serialized {
+            try CLError.check(clEnqueueFillBuffer(queue, buffer.memory, &pattern, 4, 0, buffer.byteCount, 0, nil, nil),
+                              "clEnqueueFillBuffer")
+        }
         #endif
         return buffer
     }
@@ -79,8 +98,10 @@ final class CLBuffer: @unchecked Sendable {
 
     init(context: OpenCLContext, byteCount: Int) throws {
         var status: cl_int = 0
-        guard let memory = clCreateBuffer(context.context, cl_mem_flags(CL_MEM_READ_WRITE),
-                                          byteCount, nil, &status) else {
+        let created = context.serialized {
+            clCreateBuffer(context.context, cl_mem_flags(CL_MEM_READ_WRITE), byteCount, nil, &status)
+        }
+        guard let memory = created else {
             throw CLError(status: status, call: "clCreateBuffer(\(byteCount) bytes)")
         }
         self.memory = memory
@@ -88,24 +109,26 @@ final class CLBuffer: @unchecked Sendable {
         self.context = context
     }
 
-    deinit { clReleaseMemObject(memory) }
+    deinit { context.serialized { _ = clReleaseMemObject(memory) } }
 
     func write<T>(_ values: UnsafeBufferPointer<T>) throws {
         let bytes = values.count * MemoryLayout<T>.stride
         precondition(bytes <= byteCount)
         guard bytes > 0, let base = values.baseAddress else { return }
-        try CLError.check(
-            clEnqueueWriteBuffer(context.queue, memory, cl_bool(CL_TRUE), 0, bytes, base, 0, nil, nil),
+        try context.serialized {
+            try CLError.check(clEnqueueWriteBuffer(context.queue, memory, cl_bool(CL_TRUE), 0, bytes, base, 0, nil, nil),
             "clEnqueueWriteBuffer")
+        }
     }
 
     func read<T>(into values: UnsafeMutableBufferPointer<T>) throws {
         let bytes = values.count * MemoryLayout<T>.stride
         precondition(bytes <= byteCount)
         guard bytes > 0, let base = values.baseAddress else { return }
-        try CLError.check(
-            clEnqueueReadBuffer(context.queue, memory, cl_bool(CL_TRUE), 0, bytes, base, 0, nil, nil),
+        try context.serialized {
+            try CLError.check(clEnqueueReadBuffer(context.queue, memory, cl_bool(CL_TRUE), 0, bytes, base, 0, nil, nil),
             "clEnqueueReadBuffer")
+        }
     }
 }
 

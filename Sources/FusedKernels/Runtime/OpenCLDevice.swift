@@ -23,6 +23,13 @@ public struct OpenCLDevice: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "opencl:\(index) \(name) [\(platformName)]" }
 
+    /// Whether this is the Oclgrind simulator (slow: it interprets every work-item).
+    public var isSimulator: Bool { platformName.lowercased().contains("oclgrind") }
+
+    /// Build options a device needs to compile our kernels correctly. Oclgrind 21.10's
+    /// uninitialised-value checker crashes on optimised vector shuffles (see common.h).
+    var requiredBuildOptions: [String] { isSimulator ? ["-cl-opt-disable", "-DFK_NO_FORCE_INLINE=1"] : [] }
+
     /// Every device of every platform the ICD loader reports; empty when there is none.
     public static func all() throws -> [OpenCLDevice] {
         var platformCount: cl_uint = 0
