@@ -39,8 +39,12 @@ struct Report: Encodable {
     let median_ms: Double
     let min_ms: Double
     let gbps: Double
+    /// The fastest copy of the same bytes on the same device (streaming stores on OpenCL).
     let roofline_gbps: Double
+    /// A copy with ordinary stores (each destination line is read before it is written).
+    let plain_copy_gbps: Double
     let fraction_of_roofline: Double
+    let fraction_of_plain_copy: Double
     let max_rel_error: Double
 
     func print(json: Bool) {
@@ -50,9 +54,10 @@ struct Report: Encodable {
             Swift.print(String(decoding: try! encoder.encode(self), as: UTF8.self))
         } else {
             Swift.print(String(
-                format: "%@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; copy %.2f GB/s; %.1f%% of roofline; max rel err %.2e",
+                format: "%@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; roofline copy %.2f GB/s (%.1f%%); "
+                    + "plain-store copy %.2f GB/s (%.1f%%); max rel err %.2e",
                 op, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, gbps, roofline_gbps,
-                100 * fraction_of_roofline, max_rel_error))
+                100 * fraction_of_roofline, plain_copy_gbps, 100 * fraction_of_plain_copy, max_rel_error))
         }
     }
 }
@@ -83,4 +88,15 @@ func benchmarkEngines(_ selector: String?) throws -> [Engine] {
     if let selector { return [try Engine(device: selector)] }
     let devices = try Engine.devices().filter { !$0.isSimulator }
     return try devices.map { try Engine(device: "opencl:\($0.index)") } + [try Engine(device: "cpu")]
+}
+
+/// Copy bandwidth of `x` (bytes read + written, per median run): with streaming stores
+/// and with plain stores; `best` is the roofline a memory-bound op is judged against.
+func copyBandwidth(_ engine: Engine, _ x: DeviceTensor, into y: DeviceTensor,
+                   repeat count: Int) throws -> (best: Double, plain: Double) {
+    let bytes = 2 * Double(x.shape.count * x.dtype.byteCount)
+    let streaming = try measure(engine, repeat: count) { try engine.copy(x, into: y, streamingStores: true) }
+    let plain = try measure(engine, repeat: count) { try engine.copy(x, into: y, streamingStores: false) }
+    let plainGBps = bytes / plain.median / 1e6
+    return (best: max(bytes / streaming.median / 1e6, plainGBps), plain: plainGBps)
 }

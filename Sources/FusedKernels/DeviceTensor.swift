@@ -93,28 +93,50 @@ extension Engine {
         }
     }
 
+    /// Checks an output tensor given by the caller: this engine's, not the input,
+    /// with the input's dtype and the op's output shape.
+    func checkOutput(_ output: DeviceTensor, for input: DeviceTensor, shape: Shape) throws {
+        try checkOwner(input, "x")
+        try checkOwner(output, "y")
+        guard output !== input else {
+            throw FusedKernelsError.invalidArgument(argument: "y", reason: "must not be the input tensor")
+        }
+        guard output.shape == shape else {
+            throw FusedKernelsError.shapeMismatch(argument: "y", expected: shape, actual: output.shape)
+        }
+        guard output.dtype == input.dtype else {
+            throw FusedKernelsError.dtypeMismatch(argument: "y", expected: input.dtype, actual: output.dtype)
+        }
+    }
+
     /// Runs a CPU computation on tensors wherever they live: on host storage, or
     /// through a download/upload round trip when a kernel fell back on a device.
     func onHost(inputs: [DeviceTensor], output: DeviceTensor,
                 _ body: ([UnsafePointer<Float>], UnsafeMutablePointer<Float>) -> Void) throws {
         let hostInputs = try inputs.map { try $0.toArray() }
+        if case let .host(host) = output.storage {
+            // CPU path: compute straight into the tensor's storage, then round to its dtype.
+            withPointers(hostInputs) { pointers in
+                host.values.withUnsafeMutableBufferPointer { body(pointers, $0.baseAddress!) }
+            }
+            if output.dtype != .float32 { host.values = host.values.map(output.dtype.round) }
+            return
+        }
         let count = output.shape.count
-        var result = withPointers(hostInputs) { pointers in
+        let result = withPointers(hostInputs) { pointers in
             // Every op writes its whole output, so the array need not be zeroed first.
             [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
                 body(pointers, buffer.baseAddress!)
                 initialized = count
             }
         }
-        switch (output.storage, output.dtype) {
-        case let (.host(host), dtype):
-            if dtype != .float32 { result = result.map(dtype.round) }
-            host.values = result
-        case let (.device(buffer), .float32): try wrapCL { try result.withUnsafeBufferPointer { try buffer.write($0) } }
-        case let (.device(buffer), .float16):
-            try wrapCL { try result.map(Float16.init).withUnsafeBufferPointer { try buffer.write($0) } }
-        case let (.device(buffer), .bfloat16):
-            try wrapCL { try result.map(BFloat16.init).withUnsafeBufferPointer { try buffer.write($0) } }
+        let buffer = output.buffer
+        try wrapCL {
+            switch output.dtype {
+            case .float32: try result.withUnsafeBufferPointer { try buffer.write($0) }
+            case .float16: try result.map(Float16.init).withUnsafeBufferPointer { try buffer.write($0) }
+            case .bfloat16: try result.map(BFloat16.init).withUnsafeBufferPointer { try buffer.write($0) }
+            }
         }
     }
 }

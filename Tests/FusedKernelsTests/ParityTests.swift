@@ -120,5 +120,18 @@ import Testing
         #expect(lse.shape == Shape(rows: 5, cols: 1))
         let copied = try engine.copy(try engine.tensor(x, shape: shape)).toArray()
         #expect(copied == x)
+        // Into existing outputs, reused across calls.
+        let input = try engine.tensor(x, shape: shape)
+        let output = try engine.tensor([Float](repeating: poison, count: shape.count), shape: shape)
+        for kind in [SoftmaxKind.softmax, .logSoftmax] {
+            try engine.softmax(input, into: output, kind: kind, options: options)
+            expectClose(try output.toArray(), NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options),
+                        rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(backend.label) \(kind) into")
+        }
+        for streaming in [true, false] {
+            let target = try engine.tensor([Float](repeating: poison, count: shape.count), shape: shape)
+            try engine.copy(input, into: target, streamingStores: streaming)
+            #expect(try target.toArray() == x)
+        }
     }
 }

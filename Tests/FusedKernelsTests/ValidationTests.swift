@@ -67,6 +67,15 @@ import Testing
         #expect(throws: FusedKernelsError.shapeMismatch(argument: "dy", expected: shape, actual: b.shape)) {
             _ = try engine.softmaxBackward(output: a, gradient: b)
         }
+        #expect(throws: FusedKernelsError.invalidArgument(argument: "y", reason: "must not be the input tensor")) {
+            try engine.softmax(a, into: a)
+        }
+        #expect(throws: FusedKernelsError.shapeMismatch(argument: "y", expected: Shape(rows: 2, cols: 1), actual: shape)) {
+            try engine.softmax(a, into: try engine.tensor(y, shape: shape), kind: .logSumExp)
+        }
+        #expect(throws: FusedKernelsError.dtypeMismatch(argument: "y", expected: .float32, actual: .bfloat16)) {
+            try engine.copy(a, into: try engine.tensor(y.map(BFloat16.init), shape: shape))
+        }
         #expect(throws: FusedKernelsError.sizeMismatch(argument: "tensor", expected: 16, actual: 8)) {
             _ = try engine.tensor([Float](repeating: 0, count: 8), shape: shape)
         }

@@ -10,11 +10,22 @@ extension Engine {
     public func copy(_ x: DeviceTensor) throws -> DeviceTensor {
         try checkOwner(x, "x")
         let y = try emptyTensor(x.shape, x.dtype)
+        try copy(x, into: y)
+        return y
+    }
+
+    /// Copies `x` into an existing tensor of the same shape and dtype. On OpenCL,
+    /// `streamingStores` writes with non-temporal stores, which skip reading each
+    /// destination line first (≈2× the bandwidth on a CPU device); turn them off when
+    /// the copy is read again at once, while it would still be in cache.
+    public func copy(_ x: DeviceTensor, into y: DeviceTensor, streamingStores: Bool = true) throws {
+        try checkOutput(y, for: x, shape: x.shape)
         // The kernel moves whole floats: a 2-byte dtype copies half as many (buffers are padded).
         let n = (x.shape.count * x.dtype.byteCount + 3) / 4
         _ = try dispatch("copy", openCL: { context in
             let kernel = try kernel("copy_float", file: "copy.cl",
-                                    options: ["-DCOPY_VECS=\(Engine.copyVectorsPerItem)", "-DWG_SIZE=1"], on: context)
+                                    options: ["-DCOPY_VECS=\(Engine.copyVectorsPerItem)", "-DWG_SIZE=1",
+                                              "-DFK_NT_STORE=\(streamingStores ? 1 : 0)"], on: context)
             try kernel.setArg(0, x.buffer)
             try kernel.setArg(1, y.buffer)
             try kernel.setArg(2, Int32(n))
@@ -23,7 +34,6 @@ extension Engine {
         }, cpu: {
             try onHost(inputs: [x], output: y) { inputs, output in parallelCopy(inputs[0], output, count: x.shape.count) }
         })
-        return y
     }
 }
 

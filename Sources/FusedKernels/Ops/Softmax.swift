@@ -48,8 +48,17 @@ extension Engine {
     public func softmax(_ x: DeviceTensor, kind: SoftmaxKind = .softmax,
                         options: SoftmaxOptions = SoftmaxOptions()) throws -> DeviceTensor {
         try checkOwner(x, "x")
-        let strides = try options.validate(for: x.shape)
         let y = try emptyTensor(kind.outputShape(x.shape), x.dtype)
+        try softmax(x, into: y, kind: kind, options: options)
+        return y
+    }
+
+    /// Softmax-family forward into an existing tensor `y` (same dtype, shape
+    /// `kind`'s output shape, not `x` itself): no allocation in a loop.
+    public func softmax(_ x: DeviceTensor, into y: DeviceTensor, kind: SoftmaxKind = .softmax,
+                        options: SoftmaxOptions = SoftmaxOptions()) throws {
+        try checkOutput(y, for: x, shape: kind.outputShape(x.shape))
+        let strides = try options.validate(for: x.shape)
         _ = try dispatch("softmax", openCL: { context in
             let kernel = try softmaxForwardKernel(kind: kind, dtype: x.dtype, options: options, on: context)
             try launchSoftmaxForward(kernel, x: x.buffer, y: y.buffer, shape: x.shape, options: options,
@@ -59,7 +68,6 @@ extension Engine {
                 cpuSoftmaxForward(inputs[0], output, shape: x.shape, kind: kind, options: options, strides: strides)
             }
         })
-        return y
     }
 
     // MARK: Backward
