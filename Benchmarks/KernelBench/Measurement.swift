@@ -34,6 +34,7 @@ func measure(_ engine: Engine, repeat count: Int, _ body: () throws -> Void) thr
 /// One benchmark result, printed as a line of text or one JSON object.
 struct Report: Encodable {
     let op: String
+    let dtype: String
     let device: String
     let shape: [Int]
     let median_ms: Double
@@ -49,14 +50,12 @@ struct Report: Encodable {
 
     func print(json: Bool) {
         if json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            Swift.print(String(decoding: try! encoder.encode(self), as: UTF8.self))
+            printJSON(self)
         } else {
             Swift.print(String(
-                format: "%@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; roofline copy %.2f GB/s (%.1f%%); "
+                format: "%@ %@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; roofline copy %.2f GB/s (%.1f%%); "
                     + "plain-store copy %.2f GB/s (%.1f%%); max rel err %.2e",
-                op, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, gbps, roofline_gbps,
+                op, dtype, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, gbps, roofline_gbps,
                 100 * fraction_of_roofline, plain_copy_gbps, 100 * fraction_of_plain_copy, max_rel_error))
         }
     }
@@ -99,4 +98,12 @@ func copyBandwidth(_ engine: Engine, _ x: DeviceTensor, into y: DeviceTensor,
     let plain = try measure(engine, repeat: count) { try engine.copy(x, into: y, streamingStores: false) }
     let plainGBps = bytes / plain.median / 1e6
     return (best: max(bytes / streaming.median / 1e6, plainGBps), plain: plainGBps)
+}
+
+/// One JSON object on one line, keys sorted.
+func printJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys]
+    guard let data = try? encoder.encode(value) else { return print("{\"error\": \"encoding failed\"}") }
+    print(String(decoding: data, as: UTF8.self))
 }

@@ -11,6 +11,7 @@ struct SoftmaxBench: ParsableCommand {
     @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
     var device: String?
     @Option(help: "softmax, logSoftmax or logSumExp.") var kind = "softmax"
+    @Option(help: "Storage of x and y: float32, float16 or bfloat16 (arithmetic is fp32).") var dtype = "float32"
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
     @Flag(help: "One JSON object per measurement.") var json = false
 
@@ -18,28 +19,33 @@ struct SoftmaxBench: ParsableCommand {
         guard let kind = SoftmaxKind(rawValue: kind) else {
             throw ValidationError("--kind must be one of \(SoftmaxKind.allCases.map(\.rawValue))")
         }
+        guard let dtype = DType(rawValue: dtype) else {
+            throw ValidationError("--dtype must be one of \(DType.allCases.map(\.rawValue))")
+        }
         guard rows >= 1, cols >= 1, `repeat` >= 1 else { throw ValidationError("rows, cols and repeat must be ≥ 1") }
-        try runSoftmax(rows: rows, cols: cols, kind: kind, engines: try benchmarkEngines(device),
+        try runSoftmax(rows: rows, cols: cols, kind: kind, dtype: dtype, engines: try benchmarkEngines(device),
                        repeat: `repeat`, json: json)
     }
 }
 
-/// Softmax-family forward: bytes = rows·cols·4 read + output·4 written.
-func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, engines: [Engine], repeat count: Int, json: Bool) throws {
+/// Softmax-family forward: bytes = (rows·cols read + output written) · dtype size.
+func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32, engines: [Engine],
+                repeat count: Int, json: Bool) throws {
     let shape = Shape(rows: rows, cols: cols)
-    let input = benchmarkInput(count: shape.count)
-    let reference = try Engine(device: "cpu").softmax(input, shape: shape, kind: kind)
-    let bytes = Double(shape.count + reference.count) * 4
+    let input = benchmarkInput(count: shape.count).map(dtype.round)
+    // Rounded to the storage type, so that values that underflow there compare equal.
+    let reference = try Engine(device: "cpu").softmax(input, shape: shape, kind: kind).map(dtype.round)
+    let bytes = Double((shape.count + reference.count) * dtype.byteCount)
     for engine in engines {
         // Outputs are allocated once: a fresh buffer per run would time page faults.
-        let x = try engine.tensor(input, shape: shape)
+        let x = try tensor(input, shape: shape, dtype: dtype, on: engine)
         let y = try engine.softmax(x, kind: kind)
         let copied = try engine.copy(x)
         let op = try measure(engine, repeat: count) { try engine.softmax(x, into: y, kind: kind) }
         let copy = try copyBandwidth(engine, x, into: copied, repeat: count)
         let output = try y.toArray()
         let gbps = bytes / op.median / 1e6
-        Report(op: kind.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
+        Report(op: kind.rawValue, dtype: dtype.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
                min_ms: op.min, gbps: gbps, roofline_gbps: copy.best, plain_copy_gbps: copy.plain,
                fraction_of_roofline: gbps / copy.best, fraction_of_plain_copy: gbps / copy.plain,
                max_rel_error: maxRelativeError(output, reference)).print(json: json)
@@ -58,5 +64,14 @@ struct Suite: ParsableCommand {
         for (rows, cols) in [(4096, 4096), (64, 1_048_576)] {
             try runSoftmax(rows: rows, cols: cols, kind: .softmax, engines: engines, repeat: `repeat`, json: json)
         }
+    }
+}
+
+/// `values` stored as `dtype` on `engine`.
+func tensor(_ values: [Float], shape: Shape, dtype: DType, on engine: Engine) throws -> DeviceTensor {
+    switch dtype {
+    case .float32: return try engine.tensor(values, shape: shape)
+    case .float16: return try engine.tensor(values.map(Float16.init), shape: shape)
+    case .bfloat16: return try engine.tensor(values.map(BFloat16.init), shape: shape)
     }
 }

@@ -16,7 +16,7 @@ public enum DType: String, Sendable, CaseIterable, CustomStringConvertible {
     }
 
     /// `value` rounded to this storage type (round to nearest even), as a Float.
-    func round(_ value: Float) -> Float {
+    public func round(_ value: Float) -> Float {
         switch self {
         case .float32: return value
         case .float16: return Float(Float16(value))

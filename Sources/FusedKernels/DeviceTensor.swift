@@ -41,13 +41,7 @@ public final class DeviceTensor: @unchecked Sendable {
     }
 
     private func read<T: StorageElement>(_ type: T.Type) throws -> [T] {
-        let count = shape.count
-        return try wrapCL {
-            try [T](unsafeUninitializedCapacity: count) { elements, initialized in
-                try buffer.read(into: UnsafeMutableBufferPointer(start: elements.baseAddress, count: count))
-                initialized = count
-            }
-        }
+        try wrapCL { try buffer.readArray(count: shape.count, as: T.self) }
     }
 
     /// The device buffer; only called on the OpenCL path, where every tensor has one.

@@ -121,6 +121,14 @@ final class CLBuffer: @unchecked Sendable {
         }
     }
 
+    /// The first `count` elements as a new array.
+    func readArray<T>(count: Int, as type: T.Type = T.self) throws -> [T] {
+        try [T](unsafeUninitializedCapacity: count) { elements, initialized in
+            try read(into: UnsafeMutableBufferPointer(start: elements.baseAddress, count: count))
+            initialized = count
+        }
+    }
+
     func read<T>(into values: UnsafeMutableBufferPointer<T>) throws {
         let bytes = values.count * MemoryLayout<T>.stride
         precondition(bytes <= byteCount)
