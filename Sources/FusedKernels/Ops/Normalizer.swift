@@ -87,7 +87,7 @@ extension Engine {
         _ = try x.withUnsafeBufferPointer { x in
             try dx.withUnsafeMutableBufferPointer { dx in
                 try dispatch("logSumExpBackward", openCL: { context in
-                    let kernel = try softmaxForwardKernel(kind: .softmax, dtype: T.dtype, options: options,
+                    let kernel = try softmaxForwardKernel(kind: .softmax, dtype: T.dtype, shape: shape, options: options,
                                                           rowFactor: true, on: context)
                     let input = try context.makeBuffer(x)
                     let factorBuffer = try factors.withUnsafeBufferPointer { try context.makeBuffer($0) }
@@ -113,7 +113,7 @@ extension Engine {
     private func deviceStatistics(_ x: CLBuffer, shape: Shape, dtype: DType, options: SoftmaxOptions,
                                   strides: (additiveStride: Int, keepStride: Int),
                                   on context: OpenCLContext) throws -> NormalizerStatistics {
-        let kernel = try softmaxForwardKernel(kind: nil, dtype: dtype, options: options, on: context)
+        let kernel = try softmaxForwardKernel(kind: nil, dtype: dtype, shape: shape, options: options, on: context)
         let output = try context.makeBuffer(bytes: shape.rows * 2 * 4)
         try launchSoftmaxForward(kernel, x: x, y: output, shape: shape, options: options, strides: strides,
                                  on: context)

@@ -29,7 +29,7 @@ extension Engine {
         try expectCount(y.count, kind.outputCount(shape), "y")
         let strides = try options.validate(for: shape)
         let (_, backend) = try dispatch("softmax", openCL: { context in
-            let kernel = try softmaxForwardKernel(kind: kind, dtype: T.dtype, options: options, on: context)
+            let kernel = try softmaxForwardKernel(kind: kind, dtype: T.dtype, shape: shape, options: options, on: context)
             let input = try context.makeBuffer(x)
             let output = try context.makeBuffer(bytes: y.count * T.dtype.byteCount)
             try launchSoftmaxForward(kernel, x: input, y: output, shape: shape, options: options,
@@ -60,7 +60,7 @@ extension Engine {
         try checkOutput(y, for: x, shape: kind.outputShape(x.shape))
         let strides = try options.validate(for: x.shape)
         _ = try dispatch("softmax", openCL: { context in
-            let kernel = try softmaxForwardKernel(kind: kind, dtype: x.dtype, options: options, on: context)
+            let kernel = try softmaxForwardKernel(kind: kind, dtype: x.dtype, shape: x.shape, options: options, on: context)
             try launchSoftmaxForward(kernel, x: x.buffer, y: y.buffer, shape: x.shape, options: options,
                                      strides: strides, on: context)
         }, cpu: {
@@ -97,7 +97,7 @@ extension Engine {
         try expectCount(dy.count, shape.count, "dy")
         try expectCount(dx.count, shape.count, "dx")
         let (_, backend) = try dispatch("softmaxBackward", openCL: { context in
-            let kernel = try softmaxBackwardKernel(kind: kind, dtype: T.dtype, on: context)
+            let kernel = try softmaxBackwardKernel(kind: kind, dtype: T.dtype, shape: shape, on: context)
             let (yBuffer, dyBuffer) = (try context.makeBuffer(y), try context.makeBuffer(dy))
             let output = try context.makeBuffer(bytes: dx.count * T.dtype.byteCount)
             try launchSoftmaxBackward(kernel, y: yBuffer, dy: dyBuffer, dx: output, shape: shape, scale: scale,
@@ -124,7 +124,7 @@ extension Engine {
         }
         let dx = try emptyTensor(y.shape, y.dtype)
         _ = try dispatch("softmaxBackward", openCL: { context in
-            let kernel = try softmaxBackwardKernel(kind: kind, dtype: y.dtype, on: context)
+            let kernel = try softmaxBackwardKernel(kind: kind, dtype: y.dtype, shape: y.shape, on: context)
             try launchSoftmaxBackward(kernel, y: y.buffer, dy: dy.buffer, dx: dx.buffer, shape: y.shape,
                                       scale: scale, on: context)
         }, cpu: {
