@@ -30,8 +30,8 @@ public final class Engine: @unchecked Sendable {
     private let sourceLock = NSLock()
     private var sources: [String: KernelSource] = [:]
     let recorder = EventRecorder()
-    private let tuningLock = NSLock()
-    private var tuningParameters = TuningParameters.defaults
+    let tuningLock = NSLock()
+    var tuningParameters = TuningParameters.defaults
 
     /// - Parameters:
     ///   - device: a selector (`cpu`, `opencl`, `opencl:N`, a device-name substring,
@@ -68,46 +68,6 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    // MARK: Tuning
-
-    /// The launch parameters in use (from this device's tuning file, or the defaults).
-    public var tuning: TuningParameters {
-        tuningLock.lock()
-        defer { tuningLock.unlock() }
-        return tuningParameters
-    }
-
-    /// Uses `parameters` for this engine's launches from now on (not saved).
-    public func useTuning(_ parameters: TuningParameters) throws {
-        guard parameters.isValid else {
-            throw FusedKernelsError.invalidArgument(argument: "parameters", reason: "out of range: \(parameters)")
-        }
-        tuningLock.lock()
-        tuningParameters = parameters
-        tuningLock.unlock()
-    }
-
-    /// Stores `parameters` as this device's tuning file (read by every later engine on
-    /// the device) and uses them; returns the file's location.
-    @discardableResult
-    public func saveTuning(_ parameters: TuningParameters) throws -> URL {
-        guard let device = context?.device else {
-            throw FusedKernelsError.noOpenCLDevice(reason: "the CPU path has no launch parameters to tune")
-        }
-        try useTuning(parameters)
-        let file = TuningFile(format: TuningFile.currentFormat, device: device.name, platform: device.platformName,
-                              driverVersion: device.driverVersion, kernelsHash: tuningKernelsHash,
-                              parameters: parameters)
-        do {
-            return try file.save(environment: ProcessInfo.processInfo.environment)
-        } catch {
-            throw FusedKernelsError.invalidArgument(argument: "tuning file", reason: "could not be written: \(error)")
-        }
-    }
-
-    /// What tuned parameters depend on: the kernels they were measured with.
-    private var tuningKernelsHash: String { (try? loadSource("softmax.cl").hash) ?? "" }
-
     /// Every OpenCL device found; empty when the machine has no OpenCL platform.
     public static func devices() throws -> [OpenCLDevice] {
         do { return try OpenCLDevice.all() } catch let error as CLError {
@@ -126,7 +86,7 @@ public final class Engine: @unchecked Sendable {
     }
 
     /// Reads each kernel file once per engine.
-    private func loadSource(_ file: String) throws -> KernelSource {
+    func loadSource(_ file: String) throws -> KernelSource {
         sourceLock.lock()
         defer { sourceLock.unlock() }
         if let source = sources[file] { return source }
