@@ -71,6 +71,30 @@ import Testing
         }
     }
 
+    /// Every variant, on shapes on both sides of the block kernel's row limit.
+    @Test(arguments: TestBackend.all)
+    func variantsAcrossTheBlockThreshold(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        let limit = SoftmaxVariant.blockMaxColumns
+        let shapes = [(5, 17), (9, 1000), (3, limit - 1), (2, limit), (2, limit + 1)]
+        for (rows, cols) in shapes where rows * cols <= backend.elementBudget {
+            let shape = Shape(rows: rows, cols: cols)
+            let x = randomValues(shape.count, seed: UInt64(cols + 5))
+            for variant in SoftmaxVariant.allCases {
+                for mask in [MaskCase.none, .both] {
+                    var options = Self.options(mask, shape, seed: 3)
+                    options.variant = variant
+                    for kind in SoftmaxKind.allCases {
+                        expectClose(try engine.softmax(x, shape: shape, kind: kind, options: options),
+                                    NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options),
+                                    rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
+                                    "\(backend.label) \(variant) \(kind) \(shape) \(mask)")
+                    }
+                }
+            }
+        }
+    }
+
     @Test(arguments: TestBackend.all)
     func backwardBothKinds(backend: TestBackend) throws {
         let engine = try backend.engine()

@@ -5,7 +5,7 @@ import Testing
 @Suite struct TuningTests {
     static let device = OpenCLDevice(index: 0, name: "Test Device", platformName: "Test Platform", vendor: "v",
                                      driverVersion: "1.0", deviceVersion: "OpenCL 3.0", computeUnits: 2,
-                                     globalMemoryBytes: 1 << 30, localMemoryBytes: 1 << 16, maxWorkGroupSize: 256,
+                                     globalMemoryBytes: 1 << 30, localMemoryBytes: 1 << 16, maxWorkGroupSize: 256, isCPU: true,
                                      handleBits: 1, platformBits: 1)
     static let tuned = TuningParameters(softmaxShortRows: .init(rowsPerItem: 3, chunk: 2),
                                         softmaxLongRows: .init(rowsPerItem: 1, chunk: 4))

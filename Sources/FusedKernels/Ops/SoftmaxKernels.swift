@@ -15,6 +15,8 @@ extension Engine {
         return SoftmaxKernel(kernel: try kernel("softmax_forward", file: "softmax.cl", options: [
             "-DDTYPE=\(dtype.kernelCode)",
             "-DOUTPUT_MODE=\(kind?.outputMode ?? 3)",
+            "-DVARIANT=\(options.variant.kernelVariant(kind: kind, cols: shape.cols, device: context.device))",
+            "-DBLOCK_MAX_COLS=\(SoftmaxVariant.blockMaxColumns)",
             "-DHAS_ROW_FACTOR=\(rowFactor ? 1 : 0)",
             "-DHAS_ADD_MASK=\(options.additiveMask == nil ? 0 : 1)",
             "-DHAS_BOOL_MASK=\(options.keepMask == nil ? 0 : 1)",

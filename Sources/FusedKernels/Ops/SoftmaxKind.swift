@@ -21,17 +21,48 @@ public enum SoftmaxKind: String, Sendable, CaseIterable {
     }
 }
 
+/// Which forward algorithm the OpenCL kernel runs.
+public enum SoftmaxVariant: String, Sendable, CaseIterable {
+    /// `block` for softmax and log-softmax rows that fit on chip on a CPU device,
+    /// else `online`.
+    case auto
+    /// The online normalizer (Milakov & Gimelshein): one read computes (max, sum),
+    /// a second read writes the output; any row length.
+    case online
+    /// The safe three-pass softmax with the row held on chip: max; e^(z−m) once per
+    /// element into a scratch row, summed; normalise. One exp per element instead of
+    /// two. Rows longer than `blockMaxColumns` (and log-sum-exp) run `online`.
+    case block
+
+    /// The scratch row of the block kernel (64 KiB of floats: a CPU core's L2).
+    public static let blockMaxColumns = 16384
+
+    /// The kernel's `VARIANT` for this shape and output on `device`.
+    func kernelVariant(kind: SoftmaxKind?, cols: Int, device: OpenCLDevice) -> Int {
+        let blockFits = (kind == .softmax || kind == .logSoftmax) && cols <= Self.blockMaxColumns
+        switch self {
+        case .online: return 0
+        case .block: return blockFits ? 1 : 0
+        case .auto: return blockFits && device.isCPU ? 1 : 0
+        }
+    }
+}
+
 /// Options of the softmax family: z = scale·x + additiveMask, and z = −inf where
 /// `keepMask` is false. Each mask is `[cols]` (broadcast over rows) or `[rows, cols]`.
 public struct SoftmaxOptions: Sendable {
     public var scale: Float
     public var additiveMask: [Float]?
     public var keepMask: [Bool]?
+    /// The OpenCL forward algorithm; the CPU path and the results do not depend on it.
+    public var variant: SoftmaxVariant
 
-    public init(scale: Float = 1, additiveMask: [Float]? = nil, keepMask: [Bool]? = nil) {
+    public init(scale: Float = 1, additiveMask: [Float]? = nil, keepMask: [Bool]? = nil,
+                variant: SoftmaxVariant = .auto) {
         self.scale = scale
         self.additiveMask = additiveMask
         self.keepMask = keepMask
+        self.variant = variant
     }
 
     /// Row stride of each mask (0 when broadcast), after checking its size against `shape`.

@@ -14,6 +14,8 @@ public struct OpenCLDevice: Hashable, Sendable, CustomStringConvertible {
     public let globalMemoryBytes: UInt64
     public let localMemoryBytes: UInt64
     public let maxWorkGroupSize: Int
+    /// CL_DEVICE_TYPE_CPU is set (PoCL, and Oclgrind, which reports every type).
+    public let isCPU: Bool
     /// The `cl_device_id`, kept as bits so the struct stays `Sendable`.
     let handleBits: UInt
     let platformBits: UInt
@@ -63,6 +65,7 @@ public struct OpenCLDevice: Hashable, Sendable, CustomStringConvertible {
                     globalMemoryBytes: try deviceValue(id, CL_DEVICE_GLOBAL_MEM_SIZE, as: cl_ulong.self),
                     localMemoryBytes: try deviceValue(id, CL_DEVICE_LOCAL_MEM_SIZE, as: cl_ulong.self),
                     maxWorkGroupSize: Int(try deviceValue(id, CL_DEVICE_MAX_WORK_GROUP_SIZE, as: Int.self)),
+                    isCPU: try deviceValue(id, CL_DEVICE_TYPE, as: cl_device_type.self) & cl_device_type(CL_DEVICE_TYPE_CPU) != 0,
                     handleBits: UInt(bitPattern: id),
                     platformBits: UInt(bitPattern: platform)))
             }

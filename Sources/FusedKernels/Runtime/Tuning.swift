@@ -31,7 +31,8 @@ public struct TuningParameters: Codable, Hashable, Sendable {
     /// Longer rows.
     public var softmaxLongRows: SoftmaxLaunchParameters
 
-    public static let longRowColumns = 16384
+    /// Long rows start where the block kernel no longer holds a row.
+    public static let longRowColumns = SoftmaxVariant.blockMaxColumns
     public static let defaults = TuningParameters(
         softmaxShortRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8),
         softmaxLongRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8))
