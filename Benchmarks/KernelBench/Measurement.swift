@@ -61,12 +61,14 @@ struct Report: Encodable {
     }
 }
 
-/// max |a − b| / |b| over all elements (|b| floored at FLT_MIN); equal non-finite values count as exact.
-func maxRelativeError(_ actual: [Float], _ expected: [Float]) -> Double {
+/// max |a − b| / |b| over all elements, |b| floored at the smallest normal number of the
+/// storage type (below it, spacing is absolute); equal non-finite values count as exact.
+func maxRelativeError(_ actual: [Float], _ expected: [Float], dtype: DType = .float32) -> Double {
+    let floor = dtype == .float16 ? Float(Float16.leastNormalMagnitude) : Float.leastNormalMagnitude
     var worst = 0.0
     for (a, b) in zip(actual, expected) {
         if a == b || (a.isNaN && b.isNaN) { continue }
-        let error = Double(abs(a - b)) / Double(max(abs(b), Float.leastNormalMagnitude))
+        let error = Double(abs(a - b)) / Double(max(abs(b), floor))
         worst = max(worst, error.isNaN ? .infinity : error)
     }
     return worst
