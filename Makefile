@@ -15,7 +15,11 @@ export POCL_DEVICES ?= pthread basic
 .PHONY: bench test deps icd leakcheck
 
 deps:
-	@missing=""; for p in $(PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done
+	@missing=""
+	for p in $(PACKAGES); do
+	  # dpkg -s succeeds for removed-but-not-purged packages too: ask for the status itself
+	  dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q "install ok installed" || missing="$$missing $$p"
+	done
 	if [ -n "$$missing" ]; then
 	  echo "installing:$$missing"
 	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing
