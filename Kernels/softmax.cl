@@ -33,8 +33,8 @@
 //   FK_NO_FORCE_INLINE 1: for Oclgrind --uninitialized runs, together with
 //                  -cl-opt-disable (see common.h)                 default 0
 //   VARIANT        forward algorithm for OUTPUT_MODE 0 and 1: 0 online
-//                  normalizer, 1 block (below); OUTPUT_MODE 2 and 3 always
-//                  use the online pass                            default 0
+//                  normalizer, 1 block, 2 three-pass, 3 two-pass (below);
+//                  OUTPUT_MODE 2 and 3 always use the online pass  default 0
 // VARIANT=1 options (ignored otherwise):
 //   BLOCK_MAX_COLS size in floats of the per-work-item __private scratch
 //                  row; rows with cols > BLOCK_MAX_COLS fall back to the
@@ -65,6 +65,36 @@
 // the software prefetch was worth +30 % on its own (the read stream was
 // latency-bound, not bandwidth-bound). Measured on PoCL pthread (2 cores):
 // 4096x4096 softmax ~30-35 GB/s vs ~18-20 for VARIANT=0 (copy ~60).
+//
+// VARIANT=2, three-pass ("safe") softmax (forward, OUTPUT_MODE 0 and 1):
+// the reference the online normalizer is measured against. Any row length,
+// no scratch, one row at a time (no pipelining). Per row:
+//   pass 1  M = max z (read 1)
+//   pass 2  D = sum e^(z - M) (read 2; fk_expneg16, per-lane Kahan over
+//           pairwise chunk sums, as VARIANT=0)
+//   pass 3  y = e^(z - M) / D or (z - M) - log D (read 3; streaming stores)
+// Same signature, launch rule, options (ROWS_PER_ITEM, CHUNK, FK_NT_STORE...)
+// and semantics as VARIANT=0; 3 reads + 1 write per element instead of 2 + 1.
+//
+// VARIANT=3, two-pass softmax (Dukhan & Ablavatski, "The Two-Pass Softmax
+// Algorithm"; forward, OUTPUT_MODE 0 and 1). No max pass: e^z = 2^k * e^r,
+// k = rint(z*log2 e), r = z - k*ln2 (three-part ln2, fma), |r| <= ln2/2.
+//   pass 1  per lane a sum S and exponent N with S*2^N = sum e^z: per CHUNK
+//           vectors, if some k > N, S *= 2^(N - k') (exact power of two by
+//           exponent-bit arithmetic) and N = k'; then add e^r * 2^(k - N)
+//           (Kahan over pairwise chunk sums). End of row: lanes -> one (N, S)
+//           (S = sum S_l * 2^(N_l - N)), then the scalar tail.
+//   pass 2  softmax y = e^r * 2^(k - N) * f/S; log-softmax
+//           y = (k - N)*ln2 + r - log S (k - N is an exact integer).
+// Sums never over/underflow (no max needed), exp costs one polynomial and a
+// power of two per element in each pass. Special values: z = -inf terms are
+// 0 (fully masked row: S = 0 -> 0 / -inf); a NaN z makes S NaN; +inf z
+// gives k = +inf, e^r = NaN -> NaN row. Range: full accuracy while
+// |z| < ~9e4 (|z*log2 e| < 2^17: the float product's rounding then keeps
+// |r| <= 0.35). Beyond, r is clamped to [-0.35, 0.35]: +-1e30 rows (ties,
+// one-hot) are right, but differences of order 1 between such large z are
+// resolved only to ~0.5 % (at 1e5) or not at all (> ~1e7); |z| must be
+// < FLT_MAX / log2 e (~2.4e38). VARIANT 0-2 have no such limit.
 //
 // Semantics (forward): z = scale*x + add_mask; z = -inf where bool_mask == 0
 // (masked_fill: a masked-out position is never read, a NaN there is
@@ -572,6 +602,266 @@ FK_INLINE void sm_forward_block(__global const fk_store_t *x, __global sm_out_t 
 #undef SB_ROW
 #endif // VARIANT == 1 && OUTPUT_MODE <= 1
 
+// ===========================================================================
+// VARIANT=2 (three-pass) and VARIANT=3 (two-pass, Dukhan & Ablavatski): see
+// the top of the file. One row at a time, no pipelining, no scratch.
+// ===========================================================================
+#if (VARIANT == 2 || VARIANT == 3) && OUTPUT_MODE <= 1
+
+// horizontal max (NaN lanes never win) / sum of a float16
+FK_INLINE float tp_hmax16(float16 v)
+{
+    const float8 l8 = FK_LO8(v), h8 = FK_HI8(v);
+    const float8 a = (h8 > l8) ? h8 : l8;
+    const float4 l4 = FK_LO4(a), h4 = FK_HI4(a);
+    const float4 b = (h4 > l4) ? h4 : l4;
+    const float2 l2 = FK_LO2(b), h2 = FK_HI2(b);
+    const float2 c = (h2 > l2) ? h2 : l2;
+    return fk_max(c.x, c.y);
+}
+FK_INLINE float tp_hsum16(float16 v)
+{
+    const float8 a = FK_LO8(v) + FK_HI8(v);
+    const float4 b = FK_LO4(a) + FK_HI4(a);
+    const float2 c = FK_LO2(b) + FK_HI2(b);
+    return c.x + c.y;
+}
+
+// per-lane Kahan sum (d - dc is the lane sum)
+typedef struct { float16 d, dc; } tp_sum;
+FK_INLINE void tp_add(tp_sum *s, float16 e)
+{
+    float16 t = e - s->dc, u = s->d + t;
+    s->dc = (u - s->d) - t;
+    s->d = u;
+}
+// pairwise sum of CHUNK vectors (into e[0])
+#define TP_PAIRWISE(e) do {                                                   \
+    _Pragma("unroll") for (int w_ = 1; w_ < CHUNK; w_ *= 2) {                 \
+        _Pragma("unroll") for (int k_ = 0; k_ + w_ < CHUNK; k_ += 2 * w_)     \
+            (e)[k_] += (e)[k_ + w_];                                          \
+    } } while (0)
+
+// output columns of row yr: [c0, c1) float16 vectors at 64-byte aligned y
+// (streaming stores), [0, c0) and [c1, n) scalar
+#define TP_OUT_COLS(yr, n, c0, c1)                                            \
+    const size_t c0 = min((n), SM_HEAD(yr));                                  \
+    const size_t c1 = c0 + (((n) - c0) & ~(size_t)15)
+
+#if VARIANT == 2
+// ---- three-pass: max, sum of e^(z - max), output ----
+FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, float f)
+{
+    const size_t nv = n & ~(size_t)15;
+    const size_t cc = nv / (16 * CHUNK) * (16 * CHUNK);
+    size_t c;
+    // pass 1: M = max z. A NaN may hide other values of its lane inside a
+    // chunk's tree: harmless, it makes D and so the whole row NaN in pass 2.
+    float16 mx = (float16)(-INFINITY);
+    for (c = 0; c < cc; c += 16 * CHUNK) {
+        float16 z[CHUNK];
+        #pragma unroll
+        for (int k = 0; k < CHUNK; ++k) z[k] = sm_z16(r, c + 16 * k, scale);
+        #pragma unroll
+        for (int w = 1; w < CHUNK; w *= 2) {
+            #pragma unroll
+            for (int k = 0; k + w < CHUNK; k += 2 * w) z[k] = fk_max16(z[k], z[k + w]);
+        }
+        mx = fk_max16(mx, z[0]);
+    }
+    for (; c < nv; c += 16) mx = fk_max16(mx, sm_z16(r, c, scale));
+    float M = tp_hmax16(mx);
+    for (; c < n; ++c) M = fk_max(M, sm_z1(r, c, scale));
+    const float ms = fk_safe_max(M);     // all -inf: e^(z - 0) = 0, D = 0
+    // pass 2: D = sum e^(z - ms), Kahan per lane over pairwise chunk sums
+    tp_sum s;
+    s.d = (float16)0.0f;
+    s.dc = (float16)0.0f;
+    for (c = 0; c < cc; c += 16 * CHUNK) {
+        float16 e[CHUNK];
+        #pragma unroll
+        for (int k = 0; k < CHUNK; ++k)
+            e[k] = fk_expneg16(sm_z16(r, c + 16 * k, scale) - ms, 1.0f);
+        TP_PAIRWISE(e);
+        tp_add(&s, e[0]);
+    }
+    for (; c < nv; c += 16) tp_add(&s, fk_expneg16(sm_z16(r, c, scale) - ms, 1.0f));
+    float D = tp_hsum16(s.d - s.dc);
+    for (; c < n; ++c) D += fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
+    // pass 3: output (the same pass-2 helpers as VARIANT=0)
+    const sm_out o = sm_out_of(M, D, f);
+    TP_OUT_COLS(yr, n, c0, c1);
+    for (c = 0; c < c0; ++c) FK_SSTORE1(sm_p2_1(sm_z1(r, c, scale), o), yr + c);
+    for (; c < c1; c += 16) SM_STORE16(sm_p2_16(sm_z16(r, c, scale), o), yr + c);
+    for (; c < n; ++c) FK_SSTORE1(sm_p2_1(sm_z1(r, c, scale), o), yr + c);
+}
+#endif // VARIANT == 2
+
+#if VARIANT == 3
+// ---- two-pass: e^z = 2^k * e^r, per-lane sum kept as S * 2^N ----
+// k = rint(z*log2 e) (a float holding an integer: any magnitude), r = z -
+// k*ln2 with a three-part ln2 (C1 has 9 bits): exact k*C1 inside the fma.
+// |r| <= 0.35 while |z| < ~9e4 (the rounding of z*log2 e then moves k by
+// less than 0.005); for larger |z| r is not accurate, so it is
+// clamped to [-0.35, 0.35] (selects: NaN stays NaN; the polynomial stays
+// accurate there, so log e^r = r for the log-softmax): e^r is finite and
+// the same z always gives the same (k, r), so ties and one-hot rows
+// (+-1e30) come out right (see the top of the file for the limits).
+#define TP_C1 0.693359375f
+#define TP_C2 -2.1219444170128554e-4f
+#define TP_C3 1.6465949697480609e-12f
+#define TP_DEFINE(SUF, FT, UT)                                                 \
+/* 2^d for an integer-valued d <= 0; d < -126 (and NaN) -> 0 */               \
+FK_INLINE FT tp_pow2##SUF(FT d)                                               \
+{                                                                              \
+    d = (d > (FT)(-127.0f)) ? d : (FT)(-127.0f);                               \
+    return as_##FT(as_##UT(d + (FT)FK_EXP_MAGICB) << 23);                      \
+}                                                                              \
+/* k = rint(z log2 e); r = z - k ln2 (clamped); returns r, *k set */          \
+FK_INLINE FT tp_kr##SUF(FT z, FT *k)                                          \
+{                                                                              \
+    const FT kf = rint(z * (FT)FK_LOG2E);                                      \
+    FT r = fma(kf, (FT)(-TP_C1), z);                                           \
+    r = fma(kf, (FT)(-TP_C2), r);                                              \
+    r = fma(kf, (FT)(-TP_C3), r);                                              \
+    r = (r > (FT)0.35f) ? (FT)0.35f : r;                                       \
+    r = (r < (FT)(-0.35f)) ? (FT)(-0.35f) : r;                                 \
+    *k = kf;                                                                   \
+    return r;                                                                  \
+}                                                                              \
+/* e^r, degree-5 polynomial of fk_exp (|r| <= ln2/2 + tiny: <= 2e-7) */      \
+FK_INLINE FT tp_expr##SUF(FT r)                                               \
+{                                                                              \
+    FT p = fma((FT)FK_EXP_P5, r, (FT)FK_EXP_P4);                               \
+    p = fma(p, r, (FT)FK_EXP_P3);                                              \
+    p = fma(p, r, (FT)FK_EXP_P2);                                              \
+    p = fma(p, r, (FT)FK_EXP_P1);                                              \
+    return fma(p, r, (FT)1.0f);                                                \
+}                                                                              \
+/* e^z * 2^-N for k <= N; z = -inf -> 0; NaN z -> NaN */                      \
+FK_INLINE FT tp_term##SUF(FT z, FT r, FT kf, FT N)                            \
+{                                                                              \
+    const FT e = tp_expr##SUF(r) * tp_pow2##SUF(kf - N);                       \
+    return (z == (FT)(-INFINITY)) ? (FT)0.0f : e;                              \
+}
+TP_DEFINE(, float, uint)
+TP_DEFINE(16, float16, uint16)
+
+// pass-1 state per lane: sum S (Kahan: S - Sc) times 2^N; N = -inf: empty
+typedef struct { float16 N, S, Sc; } tp_acc;
+
+// raise the lanes' N to Nn >= N (an exact power-of-two rescale of S; a
+// uniform branch, taken a few times per row on typical data). Lanes with
+// N = Nn = -inf or +inf: 2^NaN -> 0, S stays 0 (or NaN).
+FK_INLINE void tp_raise(tp_acc *s, float16 cm)
+{
+    const float16 Nn = fk_max16(s->N, cm);   // a NaN k never raises N
+    if (fk_any16(Nn > s->N)) {
+        const float16 f = tp_pow216(s->N - Nn);
+        s->S *= f;
+        s->Sc *= f;
+        s->N = Nn;
+    }
+}
+
+FK_INLINE void tp_acc_add(tp_acc *s, float16 e)
+{
+    float16 t = e - s->Sc, u = s->S + t;
+    s->Sc = (u - s->S) - t;
+    s->S = u;
+}
+
+// scalar step: absorb z into (N, S)
+FK_INLINE void tp_step1(float *N, float *S, float z)
+{
+    float kf;
+    const float r = tp_kr(z, &kf);
+    if (kf > *N) {
+        *S *= tp_pow2(*N - kf);
+        *N = kf;
+    }
+    *S += tp_term(z, r, kf, *N);
+}
+
+// pass-2 output for z given the row's N and K = f/S (softmax) or log S
+#if OUTPUT_MODE == 0
+#define TP_DEFINE_OUT(SUF, FT)                                                 \
+FK_INLINE FT tp_out##SUF(FT z, float N, float K)                               \
+{                                                                              \
+    FT kf;                                                                     \
+    const FT r = tp_kr##SUF(z, &kf);                                           \
+    const FT e = tp_expr##SUF(r) * (tp_pow2##SUF(kf - (FT)N) * K);             \
+    return (z == (FT)(-INFINITY)) ? (FT)(0.0f * K) : e;                        \
+}
+#else
+#define TP_DEFINE_OUT(SUF, FT)                                                 \
+FK_INLINE FT tp_out##SUF(FT z, float N, float K)                               \
+{                                                                              \
+    FT kf;                                                                     \
+    const FT r = tp_kr##SUF(z, &kf);                                           \
+    const FT l = fma(kf - (FT)N, (FT)FK_LN2F, r) - K;                          \
+    return (z == (FT)(-INFINITY)) ? z - K : l;                                 \
+}
+#endif
+TP_DEFINE_OUT(, float)
+TP_DEFINE_OUT(16, float16)
+
+FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, float f)
+{
+    const size_t nv = n & ~(size_t)15;
+    const size_t cc = nv / (16 * CHUNK) * (16 * CHUNK);
+    size_t c;
+    // pass 1: sum of e^z as S * 2^N, no max
+    tp_acc s;
+    s.N = (float16)(-INFINITY);
+    s.S = (float16)0.0f;
+    s.Sc = (float16)0.0f;
+    for (c = 0; c < cc; c += 16 * CHUNK) {
+        float16 z[CHUNK], rr[CHUNK], kf[CHUNK];
+        #pragma unroll
+        for (int k = 0; k < CHUNK; ++k) {
+            z[k] = sm_z16(r, c + 16 * k, scale);
+            rr[k] = tp_kr16(z[k], &kf[k]);
+        }
+        float16 cm = kf[0];
+        #pragma unroll
+        for (int k = 1; k < CHUNK; ++k) cm = fk_max16(cm, kf[k]);
+        tp_raise(&s, cm);
+        #pragma unroll
+        for (int k = 0; k < CHUNK; ++k) z[k] = tp_term16(z[k], rr[k], kf[k], s.N);
+        TP_PAIRWISE(z);
+        tp_acc_add(&s, z[0]);
+    }
+    for (; c < nv; c += 16) {
+        float16 kf;
+        const float16 z = sm_z16(r, c, scale);
+        const float16 rr = tp_kr16(z, &kf);
+        tp_raise(&s, kf);
+        tp_acc_add(&s, tp_term16(z, rr, kf, s.N));
+    }
+    // lanes -> one (N, S): N = max lane N, S = sum S_l * 2^(N_l - N)
+    const float N16 = tp_hmax16(s.N);
+    float N = N16;
+    float S = tp_hsum16((s.S - s.Sc) * tp_pow216(s.N - (float16)N16));
+    for (; c < n; ++c) tp_step1(&N, &S, sm_z1(r, c, scale));
+    // pass 2: y = e^r * 2^(k - N) * f/S, or (k - N) ln2 + r - log S.
+    // Fully masked row: S = 0 -> 0 / -inf; NaN S (NaN or +inf z) -> NaN row.
+#if OUTPUT_MODE == 0
+    const float K = (S == 0.0f) ? 0.0f : f / S;
+#else
+    const float K = (S == 0.0f) ? 0.0f : log(S);
+#endif
+    TP_OUT_COLS(yr, n, c0, c1);
+    for (c = 0; c < c0; ++c) { const float z = sm_z1(r, c, scale); FK_SSTORE1(tp_out(z, N, K), yr + c); }
+    for (; c < c1; c += 16) {
+        const float16 z = sm_z16(r, c, scale);
+        SM_STORE16(tp_out16(z, N, K), yr + c);
+    }
+    for (; c < n; ++c) { const float z = sm_z1(r, c, scale); FK_SSTORE1(tp_out(z, N, K), yr + c); }
+}
+#endif // VARIANT == 3
+#endif // (VARIANT == 2 || VARIANT == 3) && OUTPUT_MODE <= 1
+
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
 void softmax_forward(__global const fk_store_t *x, __global sm_out_t *y,
     __global const float *add_mask, __global const uchar *bool_mask,
@@ -600,6 +890,23 @@ void softmax_forward(__global const fk_store_t *x, __global sm_out_t *y,
         y[2 * row + 1] = D;
 #endif
     }
+#else
+#if VARIANT == 2 || VARIANT == 3
+    for (int row = r0; row < r1; ++row) {
+        const sm_row r = sm_row_at(x, add_mask, bool_mask, row, n,
+                                   add_mask_row_stride, bool_mask_row_stride);
+#if HAS_ROW_FACTOR
+        const float f = row_factor[row];
+#else
+        const float f = 1.0f;
+#endif
+#if VARIANT == 2
+        tp_row3(r, y + (size_t)row * n, n, scale, f);
+#else
+        tp_row2(r, y + (size_t)row * n, n, scale, f);
+#endif
+    }
+    FK_NT_FENCE();
 #else
 #if VARIANT == 1
     if (n <= (size_t)BLOCK_MAX_COLS) {
@@ -660,6 +967,7 @@ void softmax_forward(__global const fk_store_t *x, __global sm_out_t *y,
         }
     }
     FK_NT_FENCE();
+#endif // VARIANT 2/3
 #endif
 }
 

@@ -34,6 +34,7 @@ func measure(_ engine: Engine, repeat count: Int, _ body: () throws -> Void) thr
 /// One benchmark result, printed as a line of text or one JSON object.
 struct Report: Encodable {
     let op: String
+    let variant: String
     let dtype: String
     let device: String
     let shape: [Int]
@@ -53,9 +54,9 @@ struct Report: Encodable {
             printJSON(self)
         } else {
             Swift.print(String(
-                format: "%@ %@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; roofline copy %.2f GB/s (%.1f%%); "
+                format: "%@ (%@) %@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; roofline copy %.2f GB/s (%.1f%%); "
                     + "plain-store copy %.2f GB/s (%.1f%%); max rel err %.2e",
-                op, dtype, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, gbps, roofline_gbps,
+                op, variant, dtype, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, gbps, roofline_gbps,
                 100 * fraction_of_roofline, plain_copy_gbps, 100 * fraction_of_plain_copy, max_rel_error))
         }
     }

@@ -12,6 +12,7 @@ struct SoftmaxBench: ParsableCommand {
     var device: String?
     @Option(help: "softmax, logSoftmax or logSumExp.") var kind = "softmax"
     @Option(help: "Storage of x and y: float32, float16 or bfloat16 (arithmetic is fp32).") var dtype = "float32"
+    @Option(help: "OpenCL algorithm: auto, online, block, threePass or twoPass.") var variant = "auto"
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
     @Flag(help: "One JSON object per measurement.") var json = false
 
@@ -22,15 +23,19 @@ struct SoftmaxBench: ParsableCommand {
         guard let dtype = DType(rawValue: dtype) else {
             throw ValidationError("--dtype must be one of \(DType.allCases.map(\.rawValue))")
         }
+        guard let variant = SoftmaxVariant(rawValue: variant) else {
+            throw ValidationError("--variant must be one of \(SoftmaxVariant.allCases.map(\.rawValue))")
+        }
         guard rows >= 1, cols >= 1, `repeat` >= 1 else { throw ValidationError("rows, cols and repeat must be ≥ 1") }
-        try runSoftmax(rows: rows, cols: cols, kind: kind, dtype: dtype, engines: try benchmarkEngines(device),
-                       repeat: `repeat`, json: json)
+        try runSoftmax(rows: rows, cols: cols, kind: kind, dtype: dtype, variant: variant,
+                       engines: try benchmarkEngines(device), repeat: `repeat`, json: json)
     }
 }
 
 /// Softmax-family forward: bytes = (rows·cols read + output written) · dtype size.
-func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32, engines: [Engine],
-                repeat count: Int, json: Bool) throws {
+func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32, variant: SoftmaxVariant = .auto,
+                engines: [Engine], repeat count: Int, json: Bool) throws {
+    let options = SoftmaxOptions(variant: variant)
     let shape = Shape(rows: rows, cols: cols)
     let input = benchmarkInput(count: shape.count).map(dtype.round)
     // Rounded to the storage type, so that values that underflow there compare equal.
@@ -39,13 +44,13 @@ func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32
     for engine in engines {
         // Outputs are allocated once: a fresh buffer per run would time page faults.
         let x = try tensor(input, shape: shape, dtype: dtype, on: engine)
-        let y = try engine.softmax(x, kind: kind)
+        let y = try engine.softmax(x, kind: kind, options: options)
         let copied = try engine.copy(x)
-        let op = try measure(engine, repeat: count) { try engine.softmax(x, into: y, kind: kind) }
+        let op = try measure(engine, repeat: count) { try engine.softmax(x, into: y, kind: kind, options: options) }
         let copy = try copyBandwidth(engine, x, into: copied, repeat: count)
         let output = try y.toArray()
         let gbps = bytes / op.median / 1e6
-        Report(op: kind.rawValue, dtype: dtype.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
+        Report(op: kind.rawValue, variant: variant.rawValue, dtype: dtype.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
                min_ms: op.min, gbps: gbps, roofline_gbps: copy.best, plain_copy_gbps: copy.plain,
                fraction_of_roofline: gbps / copy.best, fraction_of_plain_copy: gbps / copy.plain,
                max_rel_error: maxRelativeError(output, reference, dtype: dtype)).print(json: json)

@@ -26,16 +26,18 @@ import Testing
         let shape = Shape(rows: Self.rows.count, cols: Self.cols)
         let x = Self.rows.flatMap { $0 }
         for kind in SoftmaxKind.allCases {
-            let y = try engine.softmax(x, shape: shape, kind: kind)
+          for variant in SoftmaxVariant.allCases {
+            let y = try engine.softmax(x, shape: shape, kind: kind, options: SoftmaxOptions(variant: variant))
             let expected = NaiveSoftmax.forward(x, shape: shape, kind: kind)
             expectClose(y, expected, rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
-                        "\(backend.label) \(kind)")
+                        "\(backend.label) \(kind) \(variant)")
             let perRow = kind == .logSumExp ? 1 : Self.cols
             // The semantics, stated directly: all −inf → 0 / −inf; NaN stays in its row.
             let allMasked = y[perRow ..< 2 * perRow]
             #expect(allMasked.allSatisfy { kind == .softmax ? $0 == 0 : $0 == -.infinity })
             #expect(y[4 * perRow ..< 5 * perRow].allSatisfy { $0.isNaN })
             #expect(!y[5 * perRow ..< 6 * perRow].contains { $0.isNaN })
+          }
         }
     }
 

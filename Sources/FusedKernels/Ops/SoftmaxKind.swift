@@ -21,29 +21,38 @@ public enum SoftmaxKind: String, Sendable, CaseIterable {
     }
 }
 
-/// Which forward algorithm the OpenCL kernel runs.
+/// Which forward algorithm the OpenCL kernel runs for softmax and log-softmax
+/// (log-sum-exp and the normalizer statistics always take one online read).
 public enum SoftmaxVariant: String, Sendable, CaseIterable {
-    /// `block` for softmax and log-softmax rows that fit on chip on a CPU device,
-    /// else `online`.
+    /// `block` for rows that fit on chip on a CPU device, else `online`.
     case auto
     /// The online normalizer (Milakov & Gimelshein): one read computes (max, sum),
     /// a second read writes the output; any row length.
     case online
     /// The safe three-pass softmax with the row held on chip: max; e^(z−m) once per
     /// element into a scratch row, summed; normalise. One exp per element instead of
-    /// two. Rows longer than `blockMaxColumns` (and log-sum-exp) run `online`.
+    /// two. Rows longer than `blockMaxColumns` run `online`.
     case block
+    /// The safe three-pass softmax from memory: max; sum of e^(z−m); normalise.
+    /// The baseline the online normalizer saves a read over.
+    case threePass
+    /// Dukhan & Ablavatski's two-pass softmax: the sum is kept as (mantissa, exponent)
+    /// so no max pass is needed; a second read writes the output.
+    case twoPass
 
     /// The scratch row of the block kernel (64 KiB of floats: a CPU core's L2).
     public static let blockMaxColumns = 16384
 
     /// The kernel's `VARIANT` for this shape and output on `device`.
     func kernelVariant(kind: SoftmaxKind?, cols: Int, device: OpenCLDevice) -> Int {
-        let blockFits = (kind == .softmax || kind == .logSoftmax) && cols <= Self.blockMaxColumns
+        guard kind == .softmax || kind == .logSoftmax else { return 0 }
+        let blockFits = cols <= Self.blockMaxColumns
         switch self {
         case .online: return 0
         case .block: return blockFits ? 1 : 0
         case .auto: return blockFits && device.isCPU ? 1 : 0
+        case .threePass: return 2
+        case .twoPass: return 3
         }
     }
 }
