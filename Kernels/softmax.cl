@@ -224,6 +224,25 @@ FK_INLINE float sm_z1(sm_row r, size_t c, float scale)
     return z;
 }
 
+// horizontal max (NaN lanes never win) / sum of a float16
+FK_INLINE float sm_hmax16(float16 v)
+{
+    const float8 l8 = FK_LO8(v), h8 = FK_HI8(v);
+    const float8 a = (h8 > l8) ? h8 : l8;
+    const float4 l4 = FK_LO4(a), h4 = FK_HI4(a);
+    const float4 b = (h4 > l4) ? h4 : l4;
+    const float2 l2 = FK_LO2(b), h2 = FK_HI2(b);
+    const float2 c = (h2 > l2) ? h2 : l2;
+    return fk_max(c.x, c.y);
+}
+FK_INLINE float sm_hsum16(float16 v)
+{
+    const float8 a = FK_LO8(v) + FK_HI8(v);
+    const float4 b = FK_LO4(a) + FK_HI4(a);
+    const float2 c = FK_LO2(b) + FK_HI2(b);
+    return c.x + c.y;
+}
+
 // ---- pass 1 state: per-lane (m, d); ms = m with -inf replaced by 0 (so
 // e^(z - ms) is 0, not NaN, for -inf z in a lane that has seen only -inf);
 // d is a Kahan sum (dc its compensation): plain float lanes lose ~1e-5
@@ -365,24 +384,6 @@ typedef float sb_float16u __attribute__((ext_vector_type(16), aligned(4)));
 #define SB_PREFETCH 0
 #endif
 
-// horizontal max (of lanes that are never NaN) / sum of a float16
-FK_INLINE float sb_hmax16(float16 v)
-{
-    const float8 l8 = FK_LO8(v), h8 = FK_HI8(v);
-    const float8 a = (h8 > l8) ? h8 : l8;
-    const float4 l4 = FK_LO4(a), h4 = FK_HI4(a);
-    const float4 b = (h4 > l4) ? h4 : l4;
-    const float2 l2 = FK_LO2(b), h2 = FK_HI2(b);
-    const float2 c = (h2 > l2) ? h2 : l2;
-    return fk_max(c.x, c.y);
-}
-FK_INLINE float sb_hsum16(float16 v)
-{
-    const float8 a = FK_LO8(v) + FK_HI8(v);
-    const float4 b = FK_LO4(a) + FK_HI4(a);
-    const float2 c = FK_LO2(b) + FK_HI2(b);
-    return c.x + c.y;
-}
 
 // stage 1 (row max): lane max of CHUNK vectors at column c. A NaN z may hide
 // other values of its lane in this chunk's tree: harmless, the NaN makes d
@@ -509,13 +510,13 @@ FK_INLINE void sb_sweep(const int do1, const int do2, const int do3, size_t n, f
         if (do3) sb_p3_16(rc, c, scale, oc, ec, yc);
     }
     if (do1) {
-        float m = sb_hmax16(mx);
+        float m = sm_hmax16(mx);
         for (c = 0; c < c0; ++c) m = fk_max(m, sm_z1(ra, c, scale));
         for (c = c1; c < n; ++c) m = fk_max(m, sm_z1(ra, c, scale));
         *Ma = m;
     }
     if (do2) {
-        float d = sb_hsum16(s.d - s.dc);
+        float d = sm_hsum16(s.d - s.dc);
         for (c = 0; c < c0; ++c) d += sb_p2_1(rb, c, scale, msb, eb);
         for (c = c1; c < n; ++c) d += sb_p2_1(rb, c, scale, msb, eb);
         *Db = d;
@@ -609,24 +610,6 @@ FK_INLINE void sm_forward_block(__global const fk_store_t *x, __global sm_out_t 
 // ===========================================================================
 #if (VARIANT == 2 || VARIANT == 3) && OUTPUT_MODE <= 1
 
-// horizontal max (NaN lanes never win) / sum of a float16
-FK_INLINE float tp_hmax16(float16 v)
-{
-    const float8 l8 = FK_LO8(v), h8 = FK_HI8(v);
-    const float8 a = (h8 > l8) ? h8 : l8;
-    const float4 l4 = FK_LO4(a), h4 = FK_HI4(a);
-    const float4 b = (h4 > l4) ? h4 : l4;
-    const float2 l2 = FK_LO2(b), h2 = FK_HI2(b);
-    const float2 c = (h2 > l2) ? h2 : l2;
-    return fk_max(c.x, c.y);
-}
-FK_INLINE float tp_hsum16(float16 v)
-{
-    const float8 a = FK_LO8(v) + FK_HI8(v);
-    const float4 b = FK_LO4(a) + FK_HI4(a);
-    const float2 c = FK_LO2(b) + FK_HI2(b);
-    return c.x + c.y;
-}
 
 // per-lane Kahan sum (d - dc is the lane sum)
 typedef struct { float16 d, dc; } tp_sum;
@@ -671,7 +654,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
         mx = fk_max16(mx, z[0]);
     }
     for (; c < nv; c += 16) mx = fk_max16(mx, sm_z16(r, c, scale));
-    float M = tp_hmax16(mx);
+    float M = sm_hmax16(mx);
     for (; c < n; ++c) M = fk_max(M, sm_z1(r, c, scale));
     const float ms = fk_safe_max(M);     // all -inf: e^(z - 0) = 0, D = 0
     // pass 2: D = sum e^(z - ms), Kahan per lane over pairwise chunk sums
@@ -687,7 +670,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
         tp_add(&s, e[0]);
     }
     for (; c < nv; c += 16) tp_add(&s, fk_expneg16(sm_z16(r, c, scale) - ms, 1.0f));
-    float D = tp_hsum16(s.d - s.dc);
+    float D = sm_hsum16(s.d - s.dc);
     for (; c < n; ++c) D += fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
     // pass 3: output (the same pass-2 helpers as VARIANT=0)
     const sm_out o = sm_out_of(M, D, f);
@@ -846,9 +829,9 @@ FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
         tp_acc_add(&s, tp_term16(z, rr, kf, s.N));
     }
     // lanes -> one (N, S): N = max lane N, S = sum S_l * 2^(N_l - N)
-    const float N16 = tp_hmax16(s.N);
+    const float N16 = sm_hmax16(s.N);
     float N = N16;
-    float S = tp_hsum16((s.S - s.Sc) * tp_pow216(s.N - (float16)N16));
+    float S = sm_hsum16((s.S - s.Sc) * tp_pow216(s.N - (float16)N16));
     for (; c < n; ++c) tp_step1(&N, &S, sm_z1(r, c, scale));
     // pass 2: y = e^r * 2^(k - N) * f/S, or (k - N) ln2 + r - log S.
     // Fully masked row: S = 0 -> 0 / -inf; NaN S (NaN or +inf z) -> NaN row.
