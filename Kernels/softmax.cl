@@ -1,12 +1,14 @@
 // softmax.cl — fused softmax / log-softmax / log-sum-exp over the last axis,
 // forward and backward (OpenCL C 1.2).
 //
-// LAUNCH RULE (both kernels, 1-D NDRange):
+// LAUNCH RULE (softmax_forward and softmax_backward, 1-D NDRange):
 //   items  = ceil(rows / ROWS_PER_ITEM)
 //   global = round_up(items, WG_SIZE)      local = WG_SIZE
 //   Work-item i owns rows [i*ROWS_PER_ITEM, min(rows, (i+1)*ROWS_PER_ITEM))
 //   (items past `rows` return). Work-items never cooperate: no barriers, no
-//   __local memory; each core gets whole rows.
+//   __local memory; each core gets whole rows. For fewer rows than cores,
+//   softmax_shard_stats + softmax_shard_output split rows into column
+//   shards instead (their own launch rule, above the backward kernel).
 //
 // Build options (-D), all given by the host:
 //   OUTPUT_MODE    0 softmax, 1 log-softmax, 2 log-sum-exp (y has `rows`
@@ -360,6 +362,21 @@ FK_INLINE float sm_p2_1(float z, sm_out o)
 #endif
 }
 
+#if OUTPUT_MODE <= 1
+// output columns [a, b) of a row: scalar up to the first 64-byte aligned y
+// (streaming stores need it), float16 vectors, then a scalar tail
+FK_INLINE void sm_p2_range(sm_row r, __global sm_out_t *yr, size_t a, size_t b,
+                           float scale, sm_out o)
+{
+    const size_t c0 = min(b, a + SM_HEAD(yr + a));
+    const size_t c1 = c0 + ((b - c0) & ~(size_t)15);
+    size_t c = a;
+    for (; c < c0; ++c) FK_SSTORE1(sm_p2_1(sm_z1(r, c, scale), o), yr + c);
+    for (; c < c1; c += 16) SM_STORE16(sm_p2_16(sm_z16(r, c, scale), o), yr + c);
+    for (; c < b; ++c) FK_SSTORE1(sm_p2_1(sm_z1(r, c, scale), o), yr + c);
+}
+#endif
+
 // ===========================================================================
 // VARIANT=1: block softmax for rows that fit in cache (see the top of file)
 // ===========================================================================
@@ -626,12 +643,6 @@ FK_INLINE void tp_add(tp_sum *s, float16 e)
             (e)[k_] += (e)[k_ + w_];                                          \
     } } while (0)
 
-// output columns of row yr: [c0, c1) float16 vectors at 64-byte aligned y
-// (streaming stores), [0, c0) and [c1, n) scalar
-#define TP_OUT_COLS(yr, n, c0, c1)                                            \
-    const size_t c0 = min((n), SM_HEAD(yr));                                  \
-    const size_t c1 = c0 + (((n) - c0) & ~(size_t)15)
-
 #if VARIANT == 2
 // ---- three-pass: max, sum of e^(z - max), output ----
 FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, float f)
@@ -673,11 +684,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     float D = sm_hsum16(s.d - s.dc);
     for (; c < n; ++c) D += fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
     // pass 3: output (the same pass-2 helpers as VARIANT=0)
-    const sm_out o = sm_out_of(M, D, f);
-    TP_OUT_COLS(yr, n, c0, c1);
-    for (c = 0; c < c0; ++c) FK_SSTORE1(sm_p2_1(sm_z1(r, c, scale), o), yr + c);
-    for (; c < c1; c += 16) SM_STORE16(sm_p2_16(sm_z16(r, c, scale), o), yr + c);
-    for (; c < n; ++c) FK_SSTORE1(sm_p2_1(sm_z1(r, c, scale), o), yr + c);
+    sm_p2_range(r, yr, 0, n, scale, sm_out_of(M, D, f));
 }
 #endif // VARIANT == 2
 
@@ -840,7 +847,9 @@ FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
 #else
     const float K = (S == 0.0f) ? 0.0f : log(S);
 #endif
-    TP_OUT_COLS(yr, n, c0, c1);
+    // scalar head up to 64-byte aligned y, streaming float16 stores, tail
+    const size_t c0 = min(n, SM_HEAD(yr));
+    const size_t c1 = c0 + ((n - c0) & ~(size_t)15);
     for (c = 0; c < c0; ++c) { const float z = sm_z1(r, c, scale); FK_SSTORE1(tp_out(z, N, K), yr + c); }
     for (; c < c1; c += 16) {
         const float16 z = sm_z16(r, c, scale);
@@ -950,13 +959,98 @@ void softmax_forward(__global const fk_store_t *x, __global sm_out_t *y,
             sm_p1_finish(&s, nxt, c0, c1, n, scale, &M, &D);
             cur = nxt;
         } else {
-            for (; c < c1; c += 16)
-                SM_STORE16(sm_p2_16(sm_z16(cur, c, scale), o), yr + c);
-            for (; c < n; ++c) FK_SSTORE1(sm_p2_1(sm_z1(cur, c, scale), o), yr + c);
+            sm_p2_range(cur, yr, c0, n, scale, o);
         }
     }
     FK_NT_FENCE();
 #endif // VARIANT 2/3
+#endif
+}
+
+// ===========================================================================
+// Rows split into column shards: what the host launches instead of
+// softmax_forward when rows are fewer than the device's compute units can
+// share (1 x 1M on 2 cores would leave one idle). Two launches, one
+// work-item (WG_SIZE 1) per (row, shard), g = row * shards + shard; shard s
+// holds columns [s * shard_cols, min(cols, (s + 1) * shard_cols)), never
+// empty (the host makes shards = ceil(cols / shard_cols)).
+//   softmax_shard_stats   the online pass over its shard: stats[2g] = m,
+//                         stats[2g + 1] = d (any OUTPUT_MODE)
+//   softmax_shard_output  merges its row's shard pairs, in shard order in
+//                         every item (so all of a row's items agree bit for
+//                         bit), then writes its shard of the output
+//                         (OUTPUT_MODE 0/1), or, one item per row, the
+//                         log-sum-exp (2) or the merged (m, d) (3)
+// Same semantics, masks and options as softmax_forward; VARIANT and
+// ROWS_PER_ITEM do not apply. Each shard's pass is the VARIANT=0 one.
+// ===========================================================================
+FK_INLINE void sm_shard_cols(int shard, int shard_cols, size_t n, size_t *a, size_t *b)
+{
+    *a = (size_t)shard * (size_t)shard_cols;
+    *b = min(n, *a + (size_t)shard_cols);
+}
+
+__kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
+void softmax_shard_stats(__global const fk_store_t *x,
+    __global const float *add_mask, __global const uchar *bool_mask,
+    int rows, int cols, int add_mask_row_stride, int bool_mask_row_stride,
+    float scale, int shard_cols, int shards, __global float *stats)
+{
+    const size_t g = get_global_id(0);
+    if (g >= (size_t)rows * (size_t)shards) return;
+    const size_t n = (size_t)cols;
+    const int row = (int)(g / (size_t)shards);
+    size_t a, b;
+    sm_shard_cols((int)(g % (size_t)shards), shard_cols, n, &a, &b);
+    const size_t bv = a + ((b - a) & ~(size_t)15);
+    const sm_row r = sm_row_at(x, add_mask, bool_mask, row, n,
+                               add_mask_row_stride, bool_mask_row_stride);
+    sm_acc s;
+    sm_acc_init(&s);
+    sm_p1_vectors(&s, r, a, bv, scale);
+    float M, D;
+    fk_online_reduce16(s.m, s.d - s.dc, &M, &D);
+    for (size_t c = bv; c < b; ++c) fk_online_step(&M, &D, sm_z1(r, c, scale));
+    stats[2 * g] = M;
+    stats[2 * g + 1] = D;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
+void softmax_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
+    __global const float *add_mask, __global const uchar *bool_mask,
+    int rows, int cols, int add_mask_row_stride, int bool_mask_row_stride,
+    float scale, int shard_cols, int shards, __global const float *stats,
+    __global const float *row_factor)
+{
+    const size_t g = get_global_id(0);
+#if OUTPUT_MODE <= 1
+    if (g >= (size_t)rows * (size_t)shards) return;
+    const int row = (int)(g / (size_t)shards);
+#else
+    if (g >= (size_t)rows) return;
+    const int row = (int)g;
+#endif
+    __global const float *pairs = stats + 2 * (size_t)row * (size_t)shards;
+    float M = -INFINITY, D = 0.0f;
+    for (int s = 0; s < shards; ++s) fk_online_merge(&M, &D, pairs[2 * s], pairs[2 * s + 1]);
+#if OUTPUT_MODE == 2
+    FK_SSTORE1(M + log(D), y + row);
+#elif OUTPUT_MODE == 3
+    y[2 * row] = M;
+    y[2 * row + 1] = D;
+#else
+#if HAS_ROW_FACTOR
+    const float f = row_factor[row];
+#else
+    const float f = 1.0f;
+#endif
+    const size_t n = (size_t)cols;
+    size_t a, b;
+    sm_shard_cols((int)(g % (size_t)shards), shard_cols, n, &a, &b);
+    const sm_row r = sm_row_at(x, add_mask, bool_mask, row, n,
+                               add_mask_row_stride, bool_mask_row_stride);
+    sm_p2_range(r, y + (size_t)row * n, a, b, scale, sm_out_of(M, D, f));
+    FK_NT_FENCE();
 #endif
 }
 

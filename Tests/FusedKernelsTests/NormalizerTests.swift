@@ -25,12 +25,16 @@ import Testing
         for (rows, cols) in [(1, 1), (3, 17), (9, 1000), (2, 4097)] where rows * cols <= backend.elementBudget {
             let shape = Shape(rows: rows, cols: cols)
             let x = randomValues(shape.count, seed: UInt64(cols))
-            let options = SoftmaxOptions(scale: 1.5, additiveMask: randomValues(cols, seed: 2, in: -1 ... 1))
-            Self.expectStatistics(try engine.normalizer(x, shape: shape, options: options),
-                                  Self.naiveStatistics(x, shape: shape, options: options), "\(backend.label) \(shape)")
-            let viaTensor = try engine.normalizer(try engine.tensor(x, shape: shape), options: options)
-            let direct = try engine.normalizer(x, shape: shape, options: options)
-            #expect(viaTensor == direct, "\(viaTensor) vs \(direct)")
+            for variant in [SoftmaxVariant.auto, .split] {
+                let options = SoftmaxOptions(scale: 1.5, additiveMask: randomValues(cols, seed: 2, in: -1 ... 1),
+                                             variant: variant)
+                Self.expectStatistics(try engine.normalizer(x, shape: shape, options: options),
+                                      Self.naiveStatistics(x, shape: shape, options: options),
+                                      "\(backend.label) \(shape) \(variant)")
+                let viaTensor = try engine.normalizer(try engine.tensor(x, shape: shape), options: options)
+                let direct = try engine.normalizer(x, shape: shape, options: options)
+                #expect(viaTensor == direct, "\(viaTensor) vs \(direct)")
+            }
         }
     }
 
@@ -39,11 +43,14 @@ import Testing
         let engine = try backend.engine()
         let x = EdgeCaseTests.rows.flatMap { $0 }
         let shape = Shape(rows: EdgeCaseTests.rows.count, cols: EdgeCaseTests.cols)
-        let stats = try engine.normalizer(x, shape: shape)
-        #expect(stats.max[1] == -.infinity && stats.sum[1] == 0, "all −inf row is (−inf, 0)")
-        #expect(stats.sum[4].isNaN, "NaN row")
-        #expect(stats.logSumExp[1] == -.infinity)
-        Self.expectStatistics(stats, Self.naiveStatistics(x, shape: shape, options: .init()), backend.label)
+        for variant in [SoftmaxVariant.auto, .split] {
+            let stats = try engine.normalizer(x, shape: shape, options: SoftmaxOptions(variant: variant))
+            #expect(stats.max[1] == -.infinity && stats.sum[1] == 0, "all −inf row is (−inf, 0)")
+            #expect(stats.sum[4].isNaN, "NaN row")
+            #expect(stats.logSumExp[1] == -.infinity)
+            Self.expectStatistics(stats, Self.naiveStatistics(x, shape: shape, options: .init()),
+                                  "\(backend.label) \(variant)")
+        }
     }
 
     /// Statistics of column shards, merged, equal the statistics of whole rows.
@@ -74,12 +81,16 @@ import Testing
         let shape = Shape(rows: 5, cols: 333)
         let x = randomValues(shape.count, seed: 21)
         let keep = (0 ..< shape.count).map { $0 % 7 != 0 && $0 / shape.cols != 3 }  // row 3 fully masked
-        let options = SoftmaxOptions(scale: 0.5, keepMask: keep)
+        var options = SoftmaxOptions(scale: 0.5, keepMask: keep)
         let dlse: [Float] = [1, -2, 0.5, 3, 0]
-        let dx = try engine.logSumExpBackward(x, shape: shape, gradient: dlse, options: options)
         let p = NaiveSoftmax.forward(x, shape: shape, kind: .softmax, options: options)
         let expected = p.enumerated().map { i, v in 0.5 * Double(dlse[i / shape.cols]) * v }
-        expectClose(dx, expected, rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(backend.label) dLSE")
+        for variant in [SoftmaxVariant.auto, .split] {
+            options.variant = variant
+            let dx = try engine.logSumExpBackward(x, shape: shape, gradient: dlse, options: options)
+            expectClose(dx, expected, rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
+                        "\(backend.label) dLSE \(variant)")
+        }
         #expect(throws: FusedKernelsError.sizeMismatch(argument: "gradient", expected: 5, actual: 2)) {
             _ = try engine.logSumExpBackward(x, shape: shape, gradient: [1, 2], options: options)
         }

@@ -70,3 +70,47 @@ import Testing
         }
     }
 }
+
+/// Which layout a softmax forward gets: rows per work-item shrink, then rows split
+/// into shards, as rows become too few for the compute units (here 2 × 4 items).
+@Suite struct SoftmaxPlanTests {
+    func plan(_ rows: Int, _ cols: Int, _ variant: SoftmaxVariant = .auto, kind: SoftmaxKind? = .softmax,
+              tuning: TuningParameters = .defaults) -> SoftmaxPlan {
+        SoftmaxPlan.choose(kind: kind, shape: Shape(rows: rows, cols: cols), variant: variant,
+                           device: TuningTests.device, tuning: tuning)
+    }
+
+    @Test func autoUsesEveryComputeUnit() {
+        let wholeRows = SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8)
+        #expect(plan(4096, 4096) == .rows(variant: 1, launch: wholeRows), "block kernel, 8 rows per item")
+        #expect(plan(64, 1 << 20) == .rows(variant: 0, launch: wholeRows), "8 items of 8 long rows")
+        #expect(plan(8, 1 << 20) == .rows(variant: 0, launch: .init(rowsPerItem: 1, chunk: 8)))
+        #expect(plan(1, 1 << 20) == .shards(ShardLayout(cols: 1 << 20, shards: 8)))
+        #expect(plan(3, 40_000) == .shards(ShardLayout(cols: 40_000, shards: 2)), "shards ≥ 16384 columns")
+        #expect(plan(3, 20_000) == .rows(variant: 0, launch: .init(rowsPerItem: 1, chunk: 8)), "too short to split")
+        #expect(plan(1, 1 << 20, kind: nil) == .shards(ShardLayout(cols: 1 << 20, shards: 8)), "statistics too")
+        #expect(plan(1, 1 << 20, .online) == .rows(variant: 0, launch: .init(rowsPerItem: 1, chunk: 8)))
+    }
+
+    @Test func measuredVariantsDriveAuto() {
+        let tuned = TuningParameters(softmaxShortRows: .init(rowsPerItem: 8, chunk: 8),
+                                     softmaxLongRows: .init(rowsPerItem: 8, chunk: 8),
+                                     softmaxShortRowsVariant: .threePass, softmaxLongRowsVariant: .threePass)
+        #expect(plan(4096, 4096, tuning: tuned) == .rows(variant: 2, launch: .init(rowsPerItem: 8, chunk: 8)))
+        #expect(plan(64, 1 << 20, tuning: tuned) == .rows(variant: 2, launch: .init(rowsPerItem: 8, chunk: 8)))
+        #expect(plan(64, 1 << 20, kind: .logSumExp, tuning: tuned) == .rows(variant: 0, launch: .init(rowsPerItem: 8, chunk: 8)))
+        var twoPass = tuned
+        twoPass.softmaxLongRowsVariant = .twoPass
+        #expect(!twoPass.isValid, "auto never picks the two-pass algorithm (limited range)")
+    }
+
+    @Test func shardLayoutsCoverTheRow() {
+        for (cols, wanted) in [(1, 2), (17, 2), (40, 3), (1 << 20, 8), (1_000_003, 7)] {
+            let layout = ShardLayout(cols: cols, shards: wanted)
+            #expect(layout.shardColumns % 16 == 0 && layout.shards <= wanted)
+            #expect((layout.shards - 1) * layout.shardColumns < cols && layout.shards * layout.shardColumns >= cols,
+                    "\(cols) columns in \(layout)")
+        }
+        #expect(plan(1, 17, .split) == .shards(ShardLayout(cols: 17, shards: 2)))
+    }
+}

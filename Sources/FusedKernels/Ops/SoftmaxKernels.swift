@@ -6,22 +6,44 @@ struct SoftmaxKernel {
     let launch: SoftmaxLaunchParameters
 }
 
+/// A softmax-family forward built for one shape: its plan and kernels
+/// (`softmax_forward`, or `softmax_shard_stats` then `softmax_shard_output`).
+struct SoftmaxForward {
+    let plan: SoftmaxPlan
+    let kernels: [CLKernel]
+    /// Items of the last launch: one per row and shard, or one per row for the
+    /// outputs that are one value (or pair) per row.
+    let perRowOutput: Bool
+}
+
 extension Engine {
     /// `kind == nil` builds the statistics mode: one (m, d) pair of floats per row.
     /// `rowFactor` multiplies each row's softmax by a per-row factor (LSE backward).
     func softmaxForwardKernel(kind: SoftmaxKind?, dtype: DType, shape: Shape, options: SoftmaxOptions,
-                              rowFactor: Bool = false, on context: OpenCLContext) throws -> SoftmaxKernel {
-        let launch = tuning.softmax(cols: shape.cols)
-        return SoftmaxKernel(kernel: try kernel("softmax_forward", file: "softmax.cl", options: [
+                              rowFactor: Bool = false, on context: OpenCLContext) throws -> SoftmaxForward {
+        let plan = SoftmaxPlan.choose(kind: kind, shape: shape, variant: options.variant, device: context.device,
+                                      tuning: tuning)
+        var buildOptions = [
             "-DDTYPE=\(dtype.kernelCode)",
             "-DOUTPUT_MODE=\(kind?.outputMode ?? 3)",
-            "-DVARIANT=\(options.variant.kernelVariant(kind: kind, cols: shape.cols, device: context.device))",
             "-DBLOCK_MAX_COLS=\(SoftmaxVariant.blockMaxColumns)",
             "-DHAS_ROW_FACTOR=\(rowFactor ? 1 : 0)",
             "-DHAS_ADD_MASK=\(options.additiveMask == nil ? 0 : 1)",
             "-DHAS_BOOL_MASK=\(options.keepMask == nil ? 0 : 1)",
             "-DLOG_SOFTMAX=0",
-        ] + launch.buildOptions, on: context), launch: launch)
+        ]
+        let names: [String]
+        switch plan {
+        case .rows(let variant, let launch):
+            buildOptions += ["-DVARIANT=\(variant)"] + launch.buildOptions
+            names = ["softmax_forward"]
+        case .shards:
+            buildOptions += ["-DVARIANT=0"] + tuning.softmax(cols: shape.cols).buildOptions
+            names = ["softmax_shard_stats", "softmax_shard_output"]
+        }
+        return SoftmaxForward(plan: plan, kernels: try names.map {
+            try kernel($0, file: "softmax.cl", options: buildOptions, on: context)
+        }, perRowOutput: kind != .softmax && kind != .logSoftmax)
     }
 
     func softmaxBackwardKernel(kind: SoftmaxKind, dtype: DType, shape: Shape,
@@ -35,23 +57,48 @@ extension Engine {
     }
 
     /// Masks are uploaded per call (they are small next to the activations).
-    func launchSoftmaxForward(_ softmax: SoftmaxKernel, x: CLBuffer, y: CLBuffer, shape: Shape, options: SoftmaxOptions,
-                              strides: (additiveStride: Int, keepStride: Int), rowFactor: CLBuffer? = nil,
-                              on context: OpenCLContext) throws {
-        let kernel = softmax.kernel
+    func launchSoftmaxForward(_ forward: SoftmaxForward, x: CLBuffer, y: CLBuffer, shape: Shape,
+                              options: SoftmaxOptions, strides: (additiveStride: Int, keepStride: Int),
+                              rowFactor: CLBuffer? = nil, on context: OpenCLContext) throws {
         let additive = try options.additiveMask.map { mask in try mask.withUnsafeBufferPointer { try context.makeBuffer($0) } }
         let keep = try options.keepMask.map { mask in try mask.withUnsafeBufferPointer { try context.makeBuffer($0) } }
-        try kernel.setArg(0, x)
-        try kernel.setArg(1, y)
-        try kernel.setArg(2, additive)
-        try kernel.setArg(3, keep)
-        try kernel.setArg(4, Int32(shape.rows))
-        try kernel.setArg(5, Int32(shape.cols))
-        try kernel.setArg(6, Int32(strides.additiveStride))
-        try kernel.setArg(7, Int32(strides.keepStride))
-        try kernel.setArg(8, options.scale)
-        try kernel.setArg(9, rowFactor)
-        record(try context.enqueue(kernel, global: softmax.launch.items(rows: shape.rows), local: 1))
+        // Arguments every forward kernel takes, from index `first` on: masks, sizes, scale.
+        func setCommonArguments(_ kernel: CLKernel, from first: Int) throws {
+            try kernel.setArg(first, additive)
+            try kernel.setArg(first + 1, keep)
+            try kernel.setArg(first + 2, Int32(shape.rows))
+            try kernel.setArg(first + 3, Int32(shape.cols))
+            try kernel.setArg(first + 4, Int32(strides.additiveStride))
+            try kernel.setArg(first + 5, Int32(strides.keepStride))
+            try kernel.setArg(first + 6, options.scale)
+        }
+        switch forward.plan {
+        case .rows(_, let launch):
+            let kernel = forward.kernels[0]
+            try kernel.setArg(0, x)
+            try kernel.setArg(1, y)
+            try setCommonArguments(kernel, from: 2)
+            try kernel.setArg(9, rowFactor)
+            record(try context.enqueue(kernel, global: launch.items(rows: shape.rows), local: 1))
+        case .shards(let layout):
+            let (statsKernel, outputKernel) = (forward.kernels[0], forward.kernels[1])
+            let items = shape.rows * layout.shards
+            let stats = try context.makeBuffer(bytes: items * 2 * MemoryLayout<Float>.size)
+            try statsKernel.setArg(0, x)
+            try setCommonArguments(statsKernel, from: 1)
+            try statsKernel.setArg(8, Int32(layout.shardColumns))
+            try statsKernel.setArg(9, Int32(layout.shards))
+            try statsKernel.setArg(10, stats)
+            record(try context.enqueue(statsKernel, global: items, local: 1))
+            try outputKernel.setArg(0, x)
+            try outputKernel.setArg(1, y)
+            try setCommonArguments(outputKernel, from: 2)
+            try outputKernel.setArg(9, Int32(layout.shardColumns))
+            try outputKernel.setArg(10, Int32(layout.shards))
+            try outputKernel.setArg(11, stats)
+            try outputKernel.setArg(12, rowFactor)
+            record(try context.enqueue(outputKernel, global: forward.perRowOutput ? shape.rows : items, local: 1))
+        }
     }
 
     func launchSoftmaxBackward(_ softmax: SoftmaxKernel, y: CLBuffer, dy: CLBuffer, dx: CLBuffer, shape: Shape,

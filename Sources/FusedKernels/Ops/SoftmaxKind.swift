@@ -23,8 +23,10 @@ public enum SoftmaxKind: String, Sendable, CaseIterable {
 
 /// Which forward algorithm the OpenCL kernel runs for softmax and log-softmax
 /// (log-sum-exp and the normalizer statistics always take one online read).
-public enum SoftmaxVariant: String, Sendable, CaseIterable {
-    /// `block` for rows that fit on chip on a CPU device, else `online`.
+public enum SoftmaxVariant: String, Codable, Sendable, CaseIterable {
+    /// Per shape and device, from measured data (the tuning file, else the defaults
+    /// measured on PoCL: `block` for rows that fit on chip on a CPU device, else
+    /// `online`); `split` when there are fewer rows than compute units can share.
     case auto
     /// The online normalizer (Milakov & Gimelshein): one read computes (max, sum),
     /// a second read writes the output; any row length.
@@ -39,22 +41,11 @@ public enum SoftmaxVariant: String, Sendable, CaseIterable {
     /// Dukhan & Ablavatski's two-pass softmax: the sum is kept as (mantissa, exponent)
     /// so no max pass is needed; a second read writes the output.
     case twoPass
+    /// The online normalizer with each row's columns split into shards across work-items (threads on the CPU path), per-shard (max, sum) merged; what auto uses when there are fewer rows than compute units.
+    case split
 
     /// The scratch row of the block kernel (64 KiB of floats: a CPU core's L2).
     public static let blockMaxColumns = 16384
-
-    /// The kernel's `VARIANT` for this shape and output on `device`.
-    func kernelVariant(kind: SoftmaxKind?, cols: Int, device: OpenCLDevice) -> Int {
-        guard kind == .softmax || kind == .logSoftmax else { return 0 }
-        let blockFits = cols <= Self.blockMaxColumns
-        switch self {
-        case .online: return 0
-        case .block: return blockFits ? 1 : 0
-        case .auto: return blockFits && device.isCPU ? 1 : 0
-        case .threePass: return 2
-        case .twoPass: return 3
-        }
-    }
 }
 
 /// Options of the softmax family: z = scale·x + additiveMask, and z = −inf where

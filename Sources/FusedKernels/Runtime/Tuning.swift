@@ -30,6 +30,17 @@ public struct TuningParameters: Codable, Hashable, Sendable {
     public var softmaxShortRows: SoftmaxLaunchParameters
     /// Longer rows.
     public var softmaxLongRows: SoftmaxLaunchParameters
+    /// The forward algorithm `auto` runs on short and long rows; nil: `block` on
+    /// short rows of a CPU device, else `online` (the measured winners on PoCL).
+    /// Never `twoPass` or `split`: the first is accurate only for |z| < ~9e4, the
+    /// second is chosen by row count.
+    public var softmaxShortRowsVariant: SoftmaxVariant?
+    public var softmaxLongRowsVariant: SoftmaxVariant?
+    /// Work-items per compute unit a softmax launch aims for: with fewer rows, rows
+    /// per item shrink and then rows are split into column shards (`split`).
+    public var itemsPerComputeUnit: Int
+    /// `auto` splits a row only into shards of at least this many columns.
+    public var minimumShardColumns: Int
 
     /// Long rows start where the block kernel no longer holds a row.
     public static let longRowColumns = SoftmaxVariant.blockMaxColumns
@@ -37,9 +48,15 @@ public struct TuningParameters: Codable, Hashable, Sendable {
         softmaxShortRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8),
         softmaxLongRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8))
 
-    public init(softmaxShortRows: SoftmaxLaunchParameters, softmaxLongRows: SoftmaxLaunchParameters) {
+    public init(softmaxShortRows: SoftmaxLaunchParameters, softmaxLongRows: SoftmaxLaunchParameters,
+                softmaxShortRowsVariant: SoftmaxVariant? = nil, softmaxLongRowsVariant: SoftmaxVariant? = nil,
+                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384) {
         self.softmaxShortRows = softmaxShortRows
         self.softmaxLongRows = softmaxLongRows
+        self.softmaxShortRowsVariant = softmaxShortRowsVariant
+        self.softmaxLongRowsVariant = softmaxLongRowsVariant
+        self.itemsPerComputeUnit = itemsPerComputeUnit
+        self.minimumShardColumns = minimumShardColumns
     }
 
     /// The parameters for rows of `shape`.
@@ -49,13 +66,22 @@ public struct TuningParameters: Codable, Hashable, Sendable {
         cols <= Self.longRowColumns ? softmaxShortRows : softmaxLongRows
     }
 
-    var isValid: Bool { softmaxShortRows.isValid && softmaxLongRows.isValid }
+    func softmaxVariant(cols: Int) -> SoftmaxVariant? {
+        cols <= Self.longRowColumns ? softmaxShortRowsVariant : softmaxLongRowsVariant
+    }
+
+    var isValid: Bool {
+        let automatic: Set<SoftmaxVariant> = [.online, .block, .threePass]
+        return softmaxShortRows.isValid && softmaxLongRows.isValid
+            && [softmaxShortRowsVariant, softmaxLongRowsVariant].allSatisfy { $0.map(automatic.contains) ?? true }
+            && (1 ... 64).contains(itemsPerComputeUnit) && (16 ... 1 << 24).contains(minimumShardColumns)
+    }
 }
 
 /// The tuning file of one device: parameters plus what they were measured against,
 /// so that a file from another driver or older kernels is recognised as stale.
 struct TuningFile: Codable, Equatable {
-    static let currentFormat = 1
+    static let currentFormat = 2
 
     var format: Int
     var device: String

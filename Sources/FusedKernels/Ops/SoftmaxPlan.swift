@@ -1,0 +1,58 @@
+/// How a softmax-family forward is laid out on an OpenCL device: whole rows per
+/// work-item (`softmax_forward` built with a `VARIANT`), or each row cut into column
+/// shards (`softmax_shard_stats`, then `softmax_shard_output`) when there are too
+/// few rows to give every compute unit work.
+enum SoftmaxPlan: Equatable {
+    case rows(variant: Int, launch: SoftmaxLaunchParameters)
+    case shards(ShardLayout)
+
+    /// `kind == nil` is the normalizer statistics.
+    static func choose(kind: SoftmaxKind?, shape: Shape, variant: SoftmaxVariant, device: OpenCLDevice,
+                       tuning: TuningParameters) -> SoftmaxPlan {
+        let targetItems = device.computeUnits * tuning.itemsPerComputeUnit
+        let wantedShards = (targetItems + shape.rows - 1) / shape.rows
+        switch variant {
+        case .split:
+            return .shards(ShardLayout(cols: shape.cols, shards: max(2, wantedShards)))
+        case .auto where wantedShards > 1:
+            let shards = min(wantedShards, shape.cols / tuning.minimumShardColumns)
+            if shards > 1 { return .shards(ShardLayout(cols: shape.cols, shards: shards)) }
+        default:
+            break
+        }
+        // Fewer rows per work-item when rows are few, so that every compute unit gets some.
+        var launch = tuning.softmax(cols: shape.cols)
+        launch.rowsPerItem = max(1, min(launch.rowsPerItem, shape.rows / targetItems))
+        return .rows(variant: kernelVariant(kind: kind, cols: shape.cols, variant: variant, device: device,
+                                            tuning: tuning),
+                     launch: launch)
+    }
+
+    /// The kernel's `VARIANT`: 0 online, 1 block, 2 three-pass, 3 two-pass.
+    private static func kernelVariant(kind: SoftmaxKind?, cols: Int, variant: SoftmaxVariant,
+                                      device: OpenCLDevice, tuning: TuningParameters) -> Int {
+        guard kind == .softmax || kind == .logSoftmax else { return 0 }
+        let blockFits = cols <= SoftmaxVariant.blockMaxColumns
+        switch variant {
+        case .online, .split: return 0
+        case .block: return blockFits ? 1 : 0
+        case .threePass: return 2
+        case .twoPass: return 3
+        case .auto:
+            let measured = tuning.softmaxVariant(cols: cols) ?? (blockFits && device.isCPU ? .block : .online)
+            return kernelVariant(kind: kind, cols: cols, variant: measured, device: device, tuning: tuning)
+        }
+    }
+}
+
+/// Each row's columns cut into `shards` runs of `shardColumns` (a multiple of 16, the
+/// last run shorter), one work-item each.
+struct ShardLayout: Equatable {
+    let shards: Int
+    let shardColumns: Int
+
+    init(cols: Int, shards wanted: Int) {
+        shardColumns = ((cols + wanted - 1) / wanted + 15) / 16 * 16
+        shards = (cols + shardColumns - 1) / shardColumns
+    }
+}
