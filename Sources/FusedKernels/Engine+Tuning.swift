@@ -38,5 +38,7 @@ extension Engine {
     }
 
     /// What tuned parameters depend on: the kernels they were measured with.
-    var tuningKernelsHash: String { (try? loadSource("softmax.cl").hash) ?? "" }
+    var tuningKernelsHash: String {
+        ["softmax.cl", "topk.cl"].map { (try? loadSource($0).hash) ?? "" }.joined(separator: "+")
+    }
 }

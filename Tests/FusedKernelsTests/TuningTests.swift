@@ -8,7 +8,9 @@ import Testing
                                      globalMemoryBytes: 1 << 30, localMemoryBytes: 1 << 16, maxWorkGroupSize: 256, isCPU: true,
                                      handleBits: 1, platformBits: 1)
     static let tuned = TuningParameters(softmaxShortRows: .init(rowsPerItem: 3, chunk: 2),
-                                        softmaxLongRows: .init(rowsPerItem: 1, chunk: 4))
+                                        softmaxLongRows: .init(rowsPerItem: 1, chunk: 4),
+                                        softmaxShortRowsVariant: .threePass, softmaxLongRowsVariant: .online,
+                                        itemsPerComputeUnit: 2, minimumShardColumns: 4096, topKRowsPerItem: 3)
 
     func withCacheDirectory(_ body: ([String: String], URL) throws -> Void) throws {
         let root = FileManager.default.temporaryDirectory.appendingPathComponent("fk-tuning-\(UUID().uuidString)")
@@ -63,6 +65,8 @@ import Testing
                 expectClose(try engine.softmax(x, shape: shape, kind: kind), NaiveSoftmax.forward(x, shape: shape, kind: kind),
                             rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(backend.label) \(kind) \(shape)")
             }
+            let top = try engine.softmaxTopK(x, shape: shape, k: 3)
+            #expect(top.indices == (try Engine(device: "cpu").softmaxTopK(x, shape: shape, k: 3).indices))
         }
         #expect(throws: FusedKernelsError.self) {
             try engine.useTuning(TuningParameters(softmaxShortRows: .init(rowsPerItem: 0, chunk: 8),

@@ -22,7 +22,7 @@ enum SoftmaxPlan: Equatable {
         }
         // Fewer rows per work-item when rows are few, so that every compute unit gets some.
         var launch = tuning.softmax(cols: shape.cols)
-        launch.rowsPerItem = max(1, min(launch.rowsPerItem, shape.rows / targetItems))
+        launch.rowsPerItem = tuning.rowsPerItem(launch.rowsPerItem, rows: shape.rows, computeUnits: device.computeUnits)
         return .rows(variant: kernelVariant(kind: kind, cols: shape.cols, variant: variant, device: device,
                                             tuning: tuning),
                      launch: launch)

@@ -1,12 +1,15 @@
-/// OpenCL launch code of `Kernels/topk.cl`.
+/// OpenCL launch code of `Kernels/topk.cl`: one work-item per `rowsPerItem` rows, no
+/// barriers (`TuningParameters.topKRowsPerItem`, fewer for few rows).
 extension Engine {
     /// Runs `softmax_topk` (or `topk`) on `x`; returns the values and indices buffers.
     func launchTopK(_ x: CLBuffer, shape: Shape, dtype: DType, k: Int, scale: Float, softmax: Bool,
                     on context: OpenCLContext) throws -> (values: CLBuffer, indices: CLBuffer) {
         let name = softmax ? "softmax_topk" : "topk"
+        let rowsPerItem = tuning.rowsPerItem(tuning.topKRowsPerItem, rows: shape.rows,
+                                             computeUnits: context.device.computeUnits)
         let kernel = try kernel(name, file: "topk.cl", options: [
-            "-DTOPK=\(k)", "-DDTYPE=\(dtype.kernelCode)",
-        ] + TopKLaunch.options, on: context)
+            "-DTOPK=\(k)", "-DDTYPE=\(dtype.kernelCode)", "-DROWS_PER_ITEM=\(rowsPerItem)", "-DWG_SIZE=1",
+        ], on: context)
         let values = try context.makeBuffer(bytes: shape.rows * k * dtype.byteCount)
         let indices = try context.makeBuffer(bytes: shape.rows * k * 4)
         try kernel.setArg(0, x)
@@ -15,15 +18,8 @@ extension Engine {
         try kernel.setArg(3, Int32(shape.rows))
         try kernel.setArg(4, Int32(shape.cols))
         if softmax { try kernel.setArg(5, scale) }
-        record(try context.enqueue(kernel, global: TopKLaunch.items(rows: shape.rows), local: 1))
+        let items = (shape.rows + rowsPerItem - 1) / rowsPerItem
+        record(try context.enqueue(kernel, global: items, local: 1))
         return (values, indices)
     }
-}
-
-/// Launch geometry of `topk.cl`: one work-item per `rowsPerItem` rows, no barriers
-/// (1, 2, 4 and 8 measured the same on PoCL pthread).
-enum TopKLaunch {
-    static let rowsPerItem = 4
-    static var options: [String] { ["-DROWS_PER_ITEM=\(rowsPerItem)", "-DWG_SIZE=1"] }
-    static func items(rows: Int) -> Int { (rows + rowsPerItem - 1) / rowsPerItem }
 }

@@ -41,6 +41,8 @@ public struct TuningParameters: Codable, Hashable, Sendable {
     public var itemsPerComputeUnit: Int
     /// `auto` splits a row only into shards of at least this many columns.
     public var minimumShardColumns: Int
+    /// Rows each work-item of the top-k kernels owns.
+    public var topKRowsPerItem: Int
 
     /// Long rows start where the block kernel no longer holds a row.
     public static let longRowColumns = SoftmaxVariant.blockMaxColumns
@@ -50,17 +52,24 @@ public struct TuningParameters: Codable, Hashable, Sendable {
 
     public init(softmaxShortRows: SoftmaxLaunchParameters, softmaxLongRows: SoftmaxLaunchParameters,
                 softmaxShortRowsVariant: SoftmaxVariant? = nil, softmaxLongRowsVariant: SoftmaxVariant? = nil,
-                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384) {
+                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384, topKRowsPerItem: Int = 4) {
         self.softmaxShortRows = softmaxShortRows
         self.softmaxLongRows = softmaxLongRows
         self.softmaxShortRowsVariant = softmaxShortRowsVariant
         self.softmaxLongRowsVariant = softmaxLongRowsVariant
         self.itemsPerComputeUnit = itemsPerComputeUnit
         self.minimumShardColumns = minimumShardColumns
+        self.topKRowsPerItem = topKRowsPerItem
     }
 
     /// The parameters for rows of `shape`.
     public func softmax(_ shape: Shape) -> SoftmaxLaunchParameters { softmax(cols: shape.cols) }
+
+    /// Rows per work-item for `rows` rows on `computeUnits`: at most `preferred`, fewer
+    /// when rows are too few for `itemsPerComputeUnit` items on each compute unit.
+    func rowsPerItem(_ preferred: Int, rows: Int, computeUnits: Int) -> Int {
+        max(1, min(preferred, rows / (computeUnits * itemsPerComputeUnit)))
+    }
 
     func softmax(cols: Int) -> SoftmaxLaunchParameters {
         cols <= Self.longRowColumns ? softmaxShortRows : softmaxLongRows
@@ -75,6 +84,7 @@ public struct TuningParameters: Codable, Hashable, Sendable {
         return softmaxShortRows.isValid && softmaxLongRows.isValid
             && [softmaxShortRowsVariant, softmaxLongRowsVariant].allSatisfy { $0.map(automatic.contains) ?? true }
             && (1 ... 64).contains(itemsPerComputeUnit) && (16 ... 1 << 24).contains(minimumShardColumns)
+            && (1 ... 64).contains(topKRowsPerItem)
     }
 }
 
