@@ -32,6 +32,9 @@
 //                  temporal) stores, 64-byte aligned after a scalar head;
 //                  0 for outputs re-read while still in cache   default 1
 //   FK_VLOAD       1: use vload16/vstore16 (see common.h)         default 0
+//   PREFETCH       software prefetch distance (elements) of each variant's
+//                  first read of a row (and of every pass of VARIANT 2);
+//                  0: none; x86 targets only                   default 1024
 //   FK_NO_FORCE_INLINE 1: for Oclgrind --uninitialized runs, together with
 //                  -cl-opt-disable (see common.h)                 default 0
 //   VARIANT        forward algorithm for OUTPUT_MODE 0 and 1: 0 online
@@ -45,8 +48,6 @@
 //                  of row r+1 fused with stage 2 of row r; 2: stage 3 of r,
 //                  stage 2 of r+1 and stage 1 of r+2 in one loop (two
 //                  scratch rows)                                  default 1
-//   BLOCK_PREFETCH software prefetch distance (elements) of the stage-1
-//                  read stream; 0: none; x86 targets only       default 1024
 //
 // VARIANT=1, block softmax (forward, OUTPUT_MODE 0 and 1). For rows that
 // fit in cache; the host selects it when cols <= BLOCK_MAX_COLS (the
@@ -172,8 +173,22 @@ typedef fk_store_t sm_out_t;
 #ifndef BLOCK_PIPE
 #define BLOCK_PIPE 1
 #endif
-#ifndef BLOCK_PREFETCH
-#define BLOCK_PREFETCH 1024
+#ifndef PREFETCH
+#define PREFETCH 1024
+#endif
+
+// Software prefetch PREFETCH elements ahead of the first read of a row:
+// with the hardware prefetchers alone that read stream was latency-bound
+// (+30 % for the block kernel). __builtin_prefetch (llvm.prefetch) only
+// where the target is x86 (PoCL's CPU devices): Oclgrind's interpreter has
+// no llvm.prefetch, GPUs no need.
+#if PREFETCH > 0 && defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#define SM_PREFETCH_CHUNK(r, c) do {                                          \
+    _Pragma("unroll") for (int k_ = 0; k_ < CHUNK; ++k_)                      \
+        __builtin_prefetch((r).x + (c) + 16 * k_ + PREFETCH, 0, 3);           \
+    } while (0)
+#else
+#define SM_PREFETCH_CHUNK(r, c) ((void)0)
 #endif
 
 // One row of the forward: x, masks (NULL when absent)
@@ -285,6 +300,7 @@ FK_INLINE void sm_acc_add(sm_acc *s, float16 e)    // Kahan step
 FK_INLINE void sm_p1_chunk(sm_acc *s, sm_row r, size_t c, float scale)
 {
     float16 z[CHUNK], e[CHUNK];
+    SM_PREFETCH_CHUNK(r, c);
     #pragma unroll
     for (int k = 0; k < CHUNK; ++k) z[k] = sm_z16(r, c + 16 * k, scale);
     float16 cm = z[0];
@@ -393,14 +409,6 @@ typedef float sb_float16u __attribute__((ext_vector_type(16), aligned(4)));
 #define SB_STORE16(v, p) vstore16((v), 0, (p))
 #endif
 #define SB_NBUF (BLOCK_PIPE == 2 ? 2 : 1)
-// __builtin_prefetch (llvm.prefetch) only where the target is x86 (PoCL's
-// CPU devices): Oclgrind's interpreter has no llvm.prefetch, GPUs no need.
-#if BLOCK_PREFETCH > 0 && defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
-#define SB_PREFETCH 1
-#else
-#define SB_PREFETCH 0
-#endif
-
 
 // stage 1 (row max): lane max of CHUNK vectors at column c. A NaN z may hide
 // other values of its lane in this chunk's tree: harmless, the NaN makes d
@@ -408,12 +416,7 @@ typedef float sb_float16u __attribute__((ext_vector_type(16), aligned(4)));
 FK_INLINE void sb_p1_chunk(float16 *mx, sm_row r, size_t c, float scale)
 {
     float16 z[CHUNK];
-#if SB_PREFETCH
-    // software prefetch BLOCK_PREFETCH elements ahead: with the hardware
-    // prefetchers alone this read stream was latency-bound (+30 % with it)
-    #pragma unroll
-    for (int k = 0; k < CHUNK; ++k) __builtin_prefetch(r.x + c + 16 * k + BLOCK_PREFETCH, 0, 3);
-#endif
+    SM_PREFETCH_CHUNK(r, c);
     #pragma unroll
     for (int k = 0; k < CHUNK; ++k) z[k] = sm_z16(r, c + 16 * k, scale);
     #pragma unroll
@@ -654,6 +657,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     // chunk's tree: harmless, it makes D and so the whole row NaN in pass 2.
     float16 mx = (float16)(-INFINITY);
     for (c = 0; c < cc; c += 16 * CHUNK) {
+        SM_PREFETCH_CHUNK(r, c);
         float16 z[CHUNK];
         #pragma unroll
         for (int k = 0; k < CHUNK; ++k) z[k] = sm_z16(r, c + 16 * k, scale);
@@ -673,6 +677,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     s.d = (float16)0.0f;
     s.dc = (float16)0.0f;
     for (c = 0; c < cc; c += 16 * CHUNK) {
+        SM_PREFETCH_CHUNK(r, c);
         float16 e[CHUNK];
         #pragma unroll
         for (int k = 0; k < CHUNK; ++k)
@@ -813,6 +818,7 @@ FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     s.S = (float16)0.0f;
     s.Sc = (float16)0.0f;
     for (c = 0; c < cc; c += 16 * CHUNK) {
+        SM_PREFETCH_CHUNK(r, c);
         float16 z[CHUNK], rr[CHUNK], kf[CHUNK];
         #pragma unroll
         for (int k = 0; k < CHUNK; ++k) {
