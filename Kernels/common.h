@@ -66,6 +66,24 @@ FK_INLINE size_t fk_head16(__global const float *p)
     return ((64 - ((size_t)p & 63)) & 63) >> 2;
 }
 
+// FK_PREFETCH_CHUNK(p): software prefetch of the CHUNK float16 vectors
+// PREFETCH elements after p, for a kernel's first read of a row: with the
+// hardware prefetchers alone that read stream was latency-bound (+30 % for
+// the block softmax, +45 % for the online one). __builtin_prefetch
+// (llvm.prefetch) only where the target is x86 (PoCL's CPU devices):
+// Oclgrind's interpreter has no llvm.prefetch, GPUs no need.
+#ifndef PREFETCH
+#define PREFETCH 1024
+#endif
+#if PREFETCH > 0 && defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
+#define FK_PREFETCH_CHUNK(p) do {                                             \
+    _Pragma("unroll") for (int k_ = 0; k_ < CHUNK; ++k_)                      \
+        __builtin_prefetch((p) + 16 * k_ + PREFETCH, 0, 3);                   \
+    } while (0)
+#else
+#define FK_PREFETCH_CHUNK(p) ((void)0)
+#endif
+
 // ---------------------------------------------------------------------------
 // exp(x)
 //

@@ -173,23 +173,8 @@ typedef fk_store_t sm_out_t;
 #ifndef BLOCK_PIPE
 #define BLOCK_PIPE 1
 #endif
-#ifndef PREFETCH
-#define PREFETCH 1024
-#endif
 
-// Software prefetch PREFETCH elements ahead of the first read of a row:
-// with the hardware prefetchers alone that read stream was latency-bound
-// (+30 % for the block kernel). __builtin_prefetch (llvm.prefetch) only
-// where the target is x86 (PoCL's CPU devices): Oclgrind's interpreter has
-// no llvm.prefetch, GPUs no need.
-#if PREFETCH > 0 && defined(__clang__) && (defined(__x86_64__) || defined(__i386__))
-#define SM_PREFETCH_CHUNK(r, c) do {                                          \
-    _Pragma("unroll") for (int k_ = 0; k_ < CHUNK; ++k_)                      \
-        __builtin_prefetch((r).x + (c) + 16 * k_ + PREFETCH, 0, 3);           \
-    } while (0)
-#else
-#define SM_PREFETCH_CHUNK(r, c) ((void)0)
-#endif
+#define SM_PREFETCH_CHUNK(r, c) FK_PREFETCH_CHUNK((r).x + (c))
 
 // One row of the forward: x, masks (NULL when absent)
 typedef struct {

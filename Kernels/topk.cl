@@ -385,6 +385,7 @@ void softmax_topk(__global const fk_store_t *x, __global fk_store_t *values,
         size_t c = 0;
         for (; c < nc; c += 16 * CHUNK) {
             float16 z[CHUNK];
+            FK_PREFETCH_CHUNK(xr + c);
             #pragma unroll
             for (int k = 0; k < CHUNK; ++k) z[k] = TK_LOADX(c + 16 * k);
             const float16 cm = tk_chunk_max(z);
@@ -457,6 +458,7 @@ void topk(__global const fk_store_t *p, __global fk_store_t *values,
         size_t c = 0;
         for (; c < nc; c += 16 * CHUNK) {
             float16 z[CHUNK];
+            FK_PREFETCH_CHUNK(pr + c);
             #pragma unroll
             for (int k = 0; k < CHUNK; ++k) {
                 z[k] = TK_LOADP(c + 16 * k);
