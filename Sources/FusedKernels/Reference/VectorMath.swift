@@ -36,6 +36,17 @@ func expPolynomial(_ r: Float16x) -> Float16x {
     return p * r + Float16x(repeating: 1)
 }
 
+/// 2^d for integer-valued d ≤ 0, exactly; d < −126 and NaN give 0.
+@inline(__always)
+func vpow2(_ d: Float16x) -> Float16x {
+    var d = d
+    d.replace(with: -127, where: .!(d .> -127))
+    // d + 127 in the low mantissa bits (as in vexp), shifted into the exponent field;
+    // d = −127 leaves exponent 0 and no mantissa: +0.
+    let bits = unsafeBitCast(d + Float16x(repeating: 12_582_912 + 127), to: SIMD16<Int32>.self) &- 0x4B40_0000
+    return unsafeBitCast(bits &<< 23, to: Float16x.self)
+}
+
 @inline(__always)
 func load16(_ pointer: UnsafePointer<Float>) -> Float16x {
     UnsafeRawPointer(pointer).loadUnaligned(as: Float16x.self)
