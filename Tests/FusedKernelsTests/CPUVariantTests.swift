@@ -46,12 +46,14 @@ import Testing
         }
     }
 
-    /// Shapes whose rows the split variant (and auto, for fewer rows than cores) really splits.
+    /// Shapes whose rows the split variant really splits, and what auto picks.
     @Test func splitShapesAreSplit() {
         #expect(SoftmaxVariantsCPU.shardCount(Shape(rows: 1, cols: 200_000)) > 1)
         #expect(SoftmaxVariantsCPU.shardCount(Shape(rows: 3, cols: 70_001)) > 1)
         #expect(SoftmaxVariantsCPU.shardCount(Shape(rows: 7, cols: 40_000)) > 1)
         #expect(SoftmaxVariantsCPU.autoVariant(Shape(rows: 1, cols: 1_048_576)) == .split)
+        #expect(SoftmaxVariantsCPU.autoVariant(Shape(rows: 1, cols: 1000)) == .block)
+        #expect(SoftmaxVariantsCPU.autoVariant(Shape(rows: 4096, cols: 4096)) == .block)
     }
 
     /// One row per corner case, between ordinary rows (nothing may leak across rows).

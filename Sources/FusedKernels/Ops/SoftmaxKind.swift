@@ -26,8 +26,8 @@ public enum SoftmaxKind: String, Sendable, CaseIterable {
 /// on OpenCL and the reference on the CPU path).
 public enum SoftmaxVariant: String, Sendable, CaseIterable {
     /// `block` for rows that fit on chip on a CPU device, else `online`. CPU path:
-    /// `split` when there are fewer rows than cores, else the fastest measured there
-    /// (`SoftmaxVariantsCPU.autoVariant`).
+    /// `split` for fewer rows than cores (rows long enough to split), else `block`, the
+    /// fastest measured there (`SoftmaxVariantsCPU.autoVariant`).
     case auto
     /// The online normalizer (Milakov & Gimelshein): one read computes (max, sum),
     /// a second read writes the output; any row length. CPU path: the same, per-lane

@@ -3,7 +3,8 @@ import Foundation
 /// The CPU SIMD softmax family: the fallback path and the reference every OpenCL
 /// result is judged against. Three passes per row (build z and its max; e^(z−m) and
 /// its sum; normalise), sums accumulated in Double so the reference is more
-/// accurate than the kernels. Rows run in parallel on all cores.
+/// accurate than the kernels. Rows run in parallel on all cores. `forward` is also the
+/// CPU path's `block` variant (the others: SoftmaxVariantsCPU).
 enum SoftmaxReference {
     struct Masks {
         var additive: UnsafePointer<Float>?

@@ -41,12 +41,16 @@ enum SoftmaxVariantsCPU {
         }
     }
 
-    /// What `auto` runs on the CPU path, from kernel-bench on 2 cores (Benchmarks/NOTES.md,
-    /// "CPU path: forward variants"): split whenever rows < cores, so every core works;
-    /// TODO numbers.
+    /// What `auto` runs on the CPU path. Measured with kernel-bench on 2 cores (ms, best of
+    /// 3 rounds; Benchmarks/NOTES.md, "CPU path: forward variants"): this path is bound by
+    /// exp (SSE2 code), so block, with one exp per element, beats the two-exp variants on
+    /// every shape: 4096×4096 block 15.5, threePass 23.8, online 24.8; 64×1048576 block
+    /// 67.7, online 88.5; 256×1000 block 0.254, threePass 0.434. With fewer rows than
+    /// cores, split keeps every core busy: 1×1048576 split 1.61, block (one thread) 1.66,
+    /// online 2.66. Split only where the row is long enough to be split.
     static func autoVariant(_ shape: Shape) -> SoftmaxVariant {
-        if shape.rows < ProcessInfo.processInfo.activeProcessorCount { return .split }
-        return .block
+        let fewRows = shape.rows < ProcessInfo.processInfo.activeProcessorCount
+        return fewRows && shardCount(shape) > 1 ? .split : .block
     }
 
     // MARK: Three-pass: max; Σ e^(z−m); output
