@@ -12,7 +12,7 @@ struct SoftmaxBench: ParsableCommand {
     var device: String?
     @Option(help: "softmax, logSoftmax or logSumExp.") var kind = "softmax"
     @Option(help: "Storage of x and y: float32, float16 or bfloat16 (arithmetic is fp32).") var dtype = "float32"
-    @Option(help: "OpenCL algorithm: auto, online, block, threePass or twoPass.") var variant = "auto"
+    @Option(help: "Forward algorithm (OpenCL and CPU path): auto, online, block, threePass, twoPass or split.") var variant = "auto"
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
     @Flag(help: "One JSON object per measurement.") var json = false
 

@@ -36,11 +36,12 @@ public struct NormalizerStatistics: Equatable, Sendable {
     }
 
     /// (m, d) ⊕ (m', d') = (M, d·e^(m−M) + d'·e^(m'−M)), M = max(m, m'); −inf pairs add 0.
-    static func mergePair(_ m1: Float, _ d1: Float, _ m2: Float, _ d2: Float) -> (Float, Float) {
+    /// d in Float or Double (the CPU path's column shards).
+    static func mergePair<D: BinaryFloatingPoint>(_ m1: Float, _ d1: D, _ m2: Float, _ d2: D) -> (Float, D) {
         let m = Swift.max(m1, m2)
         if m == -.infinity { return (m, d1 + d2) }
-        let a = m1 == -.infinity ? 0 : d1 * Foundation.exp(m1 - m)
-        let b = m2 == -.infinity ? 0 : d2 * Foundation.exp(m2 - m)
+        let a = m1 == -.infinity ? 0 : d1 * D(Foundation.exp(m1 - m))
+        let b = m2 == -.infinity ? 0 : d2 * D(Foundation.exp(m2 - m))
         return (m, a + b)
     }
 }

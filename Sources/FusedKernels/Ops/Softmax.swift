@@ -155,7 +155,12 @@ extension Engine {
             options.keepMask.withOptionalPointer { keep in
                 let masks = SoftmaxReference.Masks(additive: additive, additiveStride: strides.additiveStride,
                                                    keep: keep, keepStride: strides.keepStride)
-                SoftmaxReference.forward(x, y, shape: shape, kind: kind, scale: options.scale, masks: masks)
+                if kind == .logSumExp {
+                    SoftmaxReference.forward(x, y, shape: shape, kind: kind, scale: options.scale, masks: masks)
+                } else {
+                    SoftmaxVariantsCPU.forward(x, y, shape: shape, kind: kind, scale: options.scale, masks: masks,
+                                               variant: options.variant)
+                }
             }
         }
     }

@@ -21,27 +21,37 @@ public enum SoftmaxKind: String, Sendable, CaseIterable {
     }
 }
 
-/// Which forward algorithm the OpenCL kernel runs for softmax and log-softmax
-/// (log-sum-exp and the normalizer statistics always take one online read).
+/// Which forward algorithm the OpenCL kernel and the CPU path run for softmax and
+/// log-softmax (log-sum-exp and the normalizer statistics always take one online read
+/// on OpenCL, split into shards for few rows, and the reference on the CPU path).
 public enum SoftmaxVariant: String, Codable, Sendable, CaseIterable {
-    /// Per shape and device, from measured data (the tuning file, else the defaults
-    /// measured on PoCL: `block` for rows that fit on chip on a CPU device, else
-    /// `online`); `split` when there are fewer rows than compute units can share.
+    /// Per shape and device, from measured data. OpenCL: the tuning file's choice, else
+    /// the defaults measured on PoCL (`block` for rows that fit on chip on a CPU device,
+    /// else `online`), and `split` when there are fewer rows than compute units can
+    /// share. CPU path: `split` for fewer rows than cores (rows long enough to split),
+    /// else `block`, the fastest measured there (`SoftmaxVariantsCPU.autoVariant`).
     case auto
     /// The online normalizer (Milakov & Gimelshein): one read computes (max, sum),
-    /// a second read writes the output; any row length.
+    /// a second read writes the output; any row length. CPU path: the same, per-lane
+    /// (m, d) in SIMD16 accumulators.
     case online
     /// The safe three-pass softmax with the row held on chip: max; e^(z−m) once per
     /// element into a scratch row, summed; normalise. One exp per element instead of
-    /// two. Rows longer than `blockMaxColumns` run `online`.
+    /// two. Rows longer than `blockMaxColumns` run `online`. CPU path: the reference
+    /// (z built in the output row, e^(z−m) in place, any row length).
     case block
     /// The safe three-pass softmax from memory: max; sum of e^(z−m); normalise.
-    /// The baseline the online normalizer saves a read over.
+    /// The baseline the online normalizer saves a read over. CPU path: the same, x
+    /// read three times.
     case threePass
     /// Dukhan & Ablavatski's two-pass softmax: the sum is kept as (mantissa, exponent)
-    /// so no max pass is needed; a second read writes the output.
+    /// so no max pass is needed; a second read writes the output. Accurate for |z| < ~9e4
+    /// (beyond, ties and ±1e30 rows stay right, differences of order 1 are lost). CPU
+    /// path: the same.
     case twoPass
-    /// The online normalizer with each row's columns split into shards across work-items (threads on the CPU path), per-shard (max, sum) merged; what auto uses when there are fewer rows than compute units.
+    /// The online normalizer with each row's columns split into shards across
+    /// work-items (threads on the CPU path), per-shard (max, sum) merged; what `auto`
+    /// uses when there are fewer rows than compute units.
     case split
 
     /// The scratch row of the block kernel (64 KiB of floats: a CPU core's L2).
@@ -54,7 +64,8 @@ public struct SoftmaxOptions: Sendable {
     public var scale: Float
     public var additiveMask: [Float]?
     public var keepMask: [Bool]?
-    /// The OpenCL forward algorithm; the CPU path and the results do not depend on it.
+    /// The forward algorithm on OpenCL and on the CPU path; results differ only by
+    /// rounding (and `twoPass`'s range).
     public var variant: SoftmaxVariant
 
     public init(scale: Float = 1, additiveMask: [Float]? = nil, keepMask: [Bool]? = nil,

@@ -3,7 +3,8 @@ import Foundation
 /// The CPU SIMD softmax family: the fallback path and the reference every OpenCL
 /// result is judged against. Three passes per row (build z and its max; e^(z−m) and
 /// its sum; normalise), sums accumulated in Double so the reference is more
-/// accurate than the kernels. Rows run in parallel on all cores.
+/// accurate than the kernels. Rows run in parallel on all cores. `forward` is also the
+/// CPU path's `block` variant (the others: SoftmaxVariantsCPU).
 enum SoftmaxReference {
     struct Masks {
         var additive: UnsafePointer<Float>?
@@ -22,36 +23,70 @@ enum SoftmaxReference {
             defer { scratch?.deallocate() }
             for row in rows {
                 let z = scratch ?? y + row * cols
-                let m = buildRow(x + row * cols, z, row: row, cols: cols, scale: scale, masks: masks)
+                let m = buildRow(Logits(x, row: row, cols: cols, scale: scale, masks: masks), z, cols: cols)
                 let out = kind == .logSumExp ? y + row : z
                 normalise(z, out, max: m, cols: cols, kind: kind)
             }
         }
     }
 
-    /// z = scale·x + additive, −inf where not kept; returns max(z) ignoring NaN.
-    private static func buildRow(_ x: UnsafePointer<Float>, _ z: UnsafeMutablePointer<Float>, row: Int, cols: Int,
-                                 scale: Float, masks: Masks) -> Float {
-        let add = masks.additive.map { $0 + row * masks.additiveStride }
-        let keep = masks.keep.map { $0 + row * masks.keepStride }
-        let vscale = Float16x(repeating: scale)
+    /// One row's logits z = scale·x + additive, −inf where not kept (a masked-out
+    /// position's x is never used, so a NaN there is ignored). Shared by every CPU variant.
+    struct Logits {
+        let x: UnsafePointer<Float>
+        let add: UnsafePointer<Float>?
+        let keep: UnsafePointer<Bool>?
+        let scale: Float
+
+        init(_ x: UnsafePointer<Float>, row: Int, cols: Int, scale: Float, masks: Masks) {
+            self.x = x + row * cols
+            add = masks.additive.map { $0 + row * masks.additiveStride }
+            keep = masks.keep.map { $0 + row * masks.keepStride }
+            self.scale = scale
+        }
+
+        /// z of columns j ..< j + 16.
+        @inline(__always)
+        func z16(_ j: Int) -> Float16x {
+            var v = load16(x + j) * Float16x(repeating: scale)
+            if let add { v += load16(add + j) }
+            if let keep {
+                // Bool is one byte, 0 or 1.
+                let kept = UnsafeRawPointer(keep + j).loadUnaligned(as: SIMD16<UInt8>.self)
+                v.replace(with: -.infinity, where: SIMD16<Int32>(truncatingIfNeeded: kept) .== 0)
+            }
+            return v
+        }
+
+        @inline(__always)
+        func z1(_ j: Int) -> Float {
+            if let keep, !keep[j] { return -.infinity }
+            let v = x[j] * scale
+            return add.map { v + $0[j] } ?? v
+        }
+
+        /// z of columns j ..< j + count (count < 16), the other lanes −inf: a masked column
+        /// to every algorithm.
+        func zTail(_ j: Int, count: Int) -> Float16x {
+            var v = Float16x(repeating: -.infinity)
+            for lane in 0 ..< count { v[lane] = z1(j + lane) }
+            return v
+        }
+    }
+
+    /// Stores z of the row into `z`; returns max(z) ignoring NaN.
+    private static func buildRow(_ row: Logits, _ z: UnsafeMutablePointer<Float>, cols: Int) -> Float {
         var vmax = Float16x(repeating: -.infinity)
         var j = 0
         while j + 16 <= cols {
-            var v = load16(x + j) * vscale
-            if let add { v += load16(add + j) }
-            if let keep {
-                for lane in 0 ..< 16 where !keep[j + lane] { v[lane] = -.infinity }
-            }
+            let v = row.z16(j)
             store16(v, z + j)
             vmax.replace(with: v, where: v .> vmax)
             j += 16
         }
         var m = vmax.max()
         while j < cols {
-            var v = x[j] * scale
-            if let add { v += add[j] }
-            if let keep, !keep[j] { v = -.infinity }
+            let v = row.z1(j)
             z[j] = v
             if v > m { m = v }
             j += 1
@@ -68,7 +103,7 @@ enum SoftmaxReference {
             let z = UnsafeMutablePointer<Float>.allocate(capacity: cols)
             defer { z.deallocate() }
             for row in rows {
-                let m = buildRow(x + row * cols, z, row: row, cols: cols, scale: scale, masks: masks)
+                let m = buildRow(Logits(x, row: row, cols: cols, scale: scale, masks: masks), z, cols: cols)
                 mOut[row] = m
                 dOut[row] = m == -.infinity ? (hasNaN(z, cols) ? .nan : 0)
                                             : Float(expSum(z, cols: cols, max: m, storeExp: false))

@@ -14,6 +14,18 @@ func vexp(_ x: Float16x) -> Float16x {
     let n = shifted - magic
     var r = x - n * Float16x(repeating: 0.693_359_375)
     r = r - n * Float16x(repeating: -2.121_944_4e-4)
+    // The low mantissa bits of `shifted` hold n; move n + 127 into the exponent field.
+    let bits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127
+    let scale = unsafeBitCast(bits &<< 23, to: Float16x.self)
+    var result = expPolynomial(r) * scale
+    result.replace(with: 0, where: x .< -87.336_54)
+    result.replace(with: Float.infinity, where: x .> 88.376_26)
+    return result
+}
+
+/// e^r for |r| ≤ ln2/2 (a little beyond is fine): degree-7 Taylor polynomial, error < 1e-8.
+@inline(__always)
+func expPolynomial(_ r: Float16x) -> Float16x {
     var p = Float16x(repeating: 1.0 / 5040)
     p = p * r + Float16x(repeating: 1.0 / 720)
     p = p * r + Float16x(repeating: 1.0 / 120)
@@ -21,14 +33,18 @@ func vexp(_ x: Float16x) -> Float16x {
     p = p * r + Float16x(repeating: 1.0 / 6)
     p = p * r + Float16x(repeating: 0.5)
     p = p * r + Float16x(repeating: 1)
-    p = p * r + Float16x(repeating: 1)
-    // The low mantissa bits of `shifted` hold n; move n + 127 into the exponent field.
-    let bits = unsafeBitCast(shifted, to: SIMD16<Int32>.self) &- 0x4B40_0000 &+ 127
-    let scale = unsafeBitCast(bits &<< 23, to: Float16x.self)
-    var result = p * scale
-    result.replace(with: 0, where: x .< -87.336_54)
-    result.replace(with: Float.infinity, where: x .> 88.376_26)
-    return result
+    return p * r + Float16x(repeating: 1)
+}
+
+/// 2^d for integer-valued d ≤ 0, exactly; d < −126 and NaN give 0.
+@inline(__always)
+func vpow2(_ d: Float16x) -> Float16x {
+    var d = d
+    d.replace(with: -127, where: .!(d .> -127))
+    // d + 127 in the low mantissa bits (as in vexp), shifted into the exponent field;
+    // d = −127 leaves exponent 0 and no mantissa: +0.
+    let bits = unsafeBitCast(d + Float16x(repeating: 12_582_912 + 127), to: SIMD16<Int32>.self) &- 0x4B40_0000
+    return unsafeBitCast(bits &<< 23, to: Float16x.self)
 }
 
 @inline(__always)
