@@ -364,6 +364,73 @@ FK_INLINE void tk_slow(tk_acc *s, tk_list *l, const float16 *z, float16 cm, int 
         t0 = tk_bound(cm0);                                                    \
     }
 
+// The fused pass over the n columns at xr (column numbers start at a): the
+// top-k list l and the online statistics (M, D) of those columns.
+FK_INLINE void tk_softmax_pass(__global const fk_store_t *xr, size_t n, int a, float scale,
+                               tk_list *lp, float *M, float *D)
+{
+    const size_t nv = n & ~(size_t)15;
+    const size_t nc = n / (16 * CHUNK) * (16 * CHUNK);
+#define TK_LOADX(o) (FK_SLOAD16(xr + (o)) * scale)
+    TK_ROW_BOUND(TK_LOADX)
+    tk_list l;
+    tk_list_init(&l, t0);
+    tk_acc s;
+    tk_acc_init(&s);
+    size_t c = 0;
+    for (; c < nc; c += 16 * CHUNK) {
+        float16 z[CHUNK];
+        FK_PREFETCH_CHUNK(xr + c);
+        #pragma unroll
+        for (int k = 0; k < CHUNK; ++k) z[k] = TK_LOADX(c + 16 * k);
+        const float16 cm = tk_chunk_max(z);
+        if (!l.full || fk_any16(cm > s.gate)) tk_slow(&s, &l, z, cm, a + (int)c, CHUNK);
+        float16 e[CHUNK];
+        #pragma unroll
+        for (int k = 0; k < CHUNK; ++k) e[k] = tk_exps16(z[k] - s.ms);
+        #pragma unroll
+        for (int w = 1; w < CHUNK; w *= 2) {         // pairwise chunk sum
+            #pragma unroll
+            for (int k = 0; k + w < CHUNK; k += 2 * w) e[k] += e[k + w];
+        }
+        tk_acc_add(&s, e[0]);
+    }
+    for (; c < nv; c += 16) {
+        float16 z[1];
+        z[0] = TK_LOADX(c);
+        if (!l.full || fk_any16(z[0] > s.gate)) tk_slow(&s, &l, z, z[0], a + (int)c, 1);
+        tk_acc_add(&s, tk_exps16(z[0] - s.ms));
+    }
+#undef TK_LOADX
+    fk_online_reduce16(s.m, s.d - s.dc, M, D);
+    for (; c < n; ++c) {
+        const float z = FK_SLOAD1(xr + c) * scale;
+        fk_online_step(M, D, z);
+        tk_offer(&l, z, a + (int)c);
+    }
+    *lp = l;
+}
+
+// A row's outputs from its list and (M, D): NaN D (a NaN or +inf z) -> NaN,
+// -1; D = 0 (all -inf) -> 0
+FK_INLINE void tk_write_softmax(__global fk_store_t *vr, __global int *ir, const tk_list *l,
+                                float M, float D)
+{
+    if (isnan(D)) {
+        for (int j = 0; j < TOPK; ++j) {
+            FK_SSTORE1(NAN, vr + j);
+            ir[j] = -1;
+        }
+    } else {
+        const float ms = fk_safe_max(M);
+        const float inv = (D == 0.0f) ? 0.0f : 1.0f / D;
+        for (int j = 0; j < TOPK; ++j) {
+            FK_SSTORE1(fk_exp(tk_value(l, j) - ms) * inv, vr + j);
+            ir[j] = tk_index(l, j);
+        }
+    }
+}
+
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
 void softmax_topk(__global const fk_store_t *x, __global fk_store_t *values,
     __global int *indices, int rows, int cols, float scale)
@@ -371,67 +438,65 @@ void softmax_topk(__global const fk_store_t *x, __global fk_store_t *values,
     const int r0 = (int)get_global_id(0) * ROWS_PER_ITEM;
     const int r1 = min(rows, r0 + ROWS_PER_ITEM);
     const size_t n = (size_t)cols;
-    const size_t nv = n & ~(size_t)15;
-    const size_t nc = n / (16 * CHUNK) * (16 * CHUNK);
-
     for (int row = r0; row < r1; ++row) {
-        __global const fk_store_t *xr = x + (size_t)row * n;
-#define TK_LOADX(o) (FK_SLOAD16(xr + (o)) * scale)
-        TK_ROW_BOUND(TK_LOADX)
         tk_list l;
-        tk_list_init(&l, t0);
-        tk_acc s;
-        tk_acc_init(&s);
-        size_t c = 0;
-        for (; c < nc; c += 16 * CHUNK) {
-            float16 z[CHUNK];
-            FK_PREFETCH_CHUNK(xr + c);
-            #pragma unroll
-            for (int k = 0; k < CHUNK; ++k) z[k] = TK_LOADX(c + 16 * k);
-            const float16 cm = tk_chunk_max(z);
-            if (!l.full || fk_any16(cm > s.gate)) tk_slow(&s, &l, z, cm, (int)c, CHUNK);
-            float16 e[CHUNK];
-            #pragma unroll
-            for (int k = 0; k < CHUNK; ++k) e[k] = tk_exps16(z[k] - s.ms);
-            #pragma unroll
-            for (int w = 1; w < CHUNK; w *= 2) {         // pairwise chunk sum
-                #pragma unroll
-                for (int k = 0; k + w < CHUNK; k += 2 * w) e[k] += e[k + w];
-            }
-            tk_acc_add(&s, e[0]);
-        }
-        for (; c < nv; c += 16) {
-            float16 z[1];
-            z[0] = TK_LOADX(c);
-            if (!l.full || fk_any16(z[0] > s.gate)) tk_slow(&s, &l, z, z[0], (int)c, 1);
-            tk_acc_add(&s, tk_exps16(z[0] - s.ms));
-        }
-#undef TK_LOADX
         float M, D;
-        fk_online_reduce16(s.m, s.d - s.dc, &M, &D);
-        for (; c < n; ++c) {
-            const float z = FK_SLOAD1(xr + c) * scale;
-            fk_online_step(&M, &D, z);
-            tk_offer(&l, z, (int)c);
-        }
+        tk_softmax_pass(x + (size_t)row * n, n, 0, scale, &l, &M, &D);
+        tk_write_softmax(values + (size_t)row * TOPK, indices + (size_t)row * TOPK, &l, M, D);
+    }
+}
 
-        // outputs: NaN D (a NaN or +inf z) -> NaN, -1; D = 0 (all -inf) -> 0
-        __global fk_store_t *vr = values + (size_t)row * TOPK;
-        __global int *ir = indices + (size_t)row * TOPK;
-        if (isnan(D)) {
-            for (int j = 0; j < TOPK; ++j) {
-                FK_SSTORE1(NAN, vr + j);
-                ir[j] = -1;
-            }
-        } else {
-            const float ms = fk_safe_max(M);
-            const float inv = (D == 0.0f) ? 0.0f : 1.0f / D;
-            for (int j = 0; j < TOPK; ++j) {
-                FK_SSTORE1(fk_exp(tk_value(&l, j) - ms) * inv, vr + j);
-                ir[j] = tk_index(&l, j);
-            }
+// ---------------------------------------------------------------------------
+// Rows split into column shards, for rows too few for the compute units (a
+// batch of one over a vocabulary): one work-item per (row, shard),
+// g = row * shards + shard, shard s = columns [s * shard_cols,
+// min(cols, (s + 1) * shard_cols)), never empty.
+//   softmax_topk_shards  the fused pass over its shard: its k best (z,
+//                        column) pairs (empty slots: column INT_MAX) and
+//                        its (m, d)
+//   softmax_topk_merge   one item per row: (m, d) merged in shard order,
+//                        the shards' candidates offered to one list (the
+//                        same order, so ties still go to the lower column)
+// ---------------------------------------------------------------------------
+__kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
+void softmax_topk_shards(__global const fk_store_t *x, __global float *cand_z,
+    __global int *cand_i, __global float *stats, int rows, int cols, float scale,
+    int shard_cols, int shards)
+{
+    const size_t g = get_global_id(0);
+    if (g >= (size_t)rows * (size_t)shards) return;
+    const size_t n = (size_t)cols;
+    const size_t a = (g % (size_t)shards) * (size_t)shard_cols;
+    const size_t b = min(n, a + (size_t)shard_cols);
+    tk_list l;
+    float M, D;
+    tk_softmax_pass(x + (g / (size_t)shards) * n + a, b - a, (int)a, scale, &l, &M, &D);
+    for (int j = 0; j < TOPK; ++j) {
+        cand_z[g * TOPK + j] = tk_value(&l, j);
+        cand_i[g * TOPK + j] = tk_index(&l, j);
+    }
+    stats[2 * g] = M;
+    stats[2 * g + 1] = D;
+}
+
+__kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
+void softmax_topk_merge(__global const float *cand_z, __global const int *cand_i,
+    __global const float *stats, __global fk_store_t *values, __global int *indices,
+    int rows, int shards)
+{
+    const size_t row = get_global_id(0);
+    if (row >= (size_t)rows) return;
+    const size_t g0 = row * (size_t)shards;
+    float M = -INFINITY, D = 0.0f;
+    tk_list l;
+    tk_list_init(&l, -INFINITY);
+    for (size_t g = g0; g < g0 + (size_t)shards; ++g) {
+        fk_online_merge(&M, &D, stats[2 * g], stats[2 * g + 1]);
+        for (int j = 0; j < TOPK; ++j) {
+            if (cand_i[g * TOPK + j] != INT_MAX) tk_offer(&l, cand_z[g * TOPK + j], cand_i[g * TOPK + j]);
         }
     }
+    tk_write_softmax(values + row * TOPK, indices + row * TOPK, &l, M, D);
 }
 
 // ---------------------------------------------------------------------------

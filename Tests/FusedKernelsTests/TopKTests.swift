@@ -31,7 +31,28 @@ import Testing
 
     @Test(arguments: TestBackend.all)
     func randomRows(backend: TestBackend) throws {
+        try Self.checkRandomRows(try backend.engine(), backend)
+    }
+
+    @Test(arguments: TestBackend.all)
+    func specialRows(backend: TestBackend) throws {
+        try Self.checkSpecialRows(try backend.engine(), backend)
+    }
+
+    /// Fused softmax + top-k with rows cut into column shards (here from 16 columns on,
+    /// so that small rows are split) and the shards' candidates merged.
+    @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" })
+    func rowsSplitIntoShards(backend: TestBackend) throws {
         let engine = try backend.engine()
+        var tuning = engine.tuning
+        tuning.minimumShardColumns = 16
+        try engine.useTuning(tuning)
+        #expect(tuning.shardLayout(Shape(rows: 2, cols: 4097), computeUnits: 1)?.shards == 2)
+        try Self.checkRandomRows(engine, backend)
+        try Self.checkSpecialRows(engine, backend)
+    }
+
+    static func checkRandomRows(_ engine: Engine, _ backend: TestBackend) throws {
         for (rows, cols, k) in Self.cases where rows * cols <= backend.elementBudget {
             let shape = Shape(rows: rows, cols: cols)
             let x = randomValues(shape.count, seed: UInt64(cols * 7 + k))
@@ -46,9 +67,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.all)
-    func specialRows(backend: TestBackend) throws {
-        let engine = try backend.engine()
+    static func checkSpecialRows(_ engine: Engine, _ backend: TestBackend) throws {
         let cols = 40, k = 5
         let rows: [[Float]] = [
             [Float](repeating: 2, count: cols),                            // all tied: indices 0..<k

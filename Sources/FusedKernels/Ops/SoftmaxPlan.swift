@@ -9,14 +9,13 @@ enum SoftmaxPlan: Equatable {
     /// `kind == nil` is the normalizer statistics.
     static func choose(kind: SoftmaxKind?, shape: Shape, variant: SoftmaxVariant, device: OpenCLDevice,
                        tuning: TuningParameters) -> SoftmaxPlan {
-        let targetItems = device.computeUnits * tuning.itemsPerComputeUnit
-        let wantedShards = (targetItems + shape.rows - 1) / shape.rows
         switch variant {
         case .split:
+            let targetItems = device.computeUnits * tuning.itemsPerComputeUnit
+            let wantedShards = (targetItems + shape.rows - 1) / shape.rows
             return .shards(ShardLayout(cols: shape.cols, shards: max(2, wantedShards)))
-        case .auto where wantedShards > 1:
-            let shards = min(wantedShards, shape.cols / tuning.minimumShardColumns)
-            if shards > 1 { return .shards(ShardLayout(cols: shape.cols, shards: shards)) }
+        case .auto:
+            if let layout = tuning.shardLayout(shape, computeUnits: device.computeUnits) { return .shards(layout) }
         default:
             break
         }
@@ -42,6 +41,17 @@ enum SoftmaxPlan: Equatable {
             let measured = tuning.softmaxVariant(cols: cols) ?? (blockFits && device.isCPU ? .block : .online)
             return kernelVariant(kind: kind, cols: cols, variant: measured, device: device, tuning: tuning)
         }
+    }
+}
+
+extension TuningParameters {
+    /// How `auto` cuts rows into column shards when there are fewer than
+    /// `itemsPerComputeUnit` per compute unit; nil when rows suffice or are too short
+    /// for shards of `minimumShardColumns`.
+    func shardLayout(_ shape: Shape, computeUnits: Int) -> ShardLayout? {
+        let wantedShards = (computeUnits * itemsPerComputeUnit + shape.rows - 1) / shape.rows
+        let shards = min(wantedShards, shape.cols / minimumShardColumns)
+        return shards > 1 ? ShardLayout(cols: shape.cols, shards: shards) : nil
     }
 }
 
