@@ -1,7 +1,9 @@
 // topk.cl — fused softmax + top-k, and plain top-k, over the last axis
 // (OpenCL C 1.2).
 //
-// LAUNCH RULE (both kernels, 1-D NDRange):
+// LAUNCH RULE (softmax_topk and topk, 1-D NDRange; softmax_topk_shards and
+// softmax_topk_merge, for rows too few for the compute units, have their own,
+// above topk):
 //   items  = ceil(rows / ROWS_PER_ITEM)
 //   global = round_up(items, WG_SIZE)      local = WG_SIZE
 //   Work-item i owns rows [i*ROWS_PER_ITEM, min(rows, (i+1)*ROWS_PER_ITEM))
