@@ -39,7 +39,7 @@ import Testing
         try Self.checkSpecialRows(try backend.engine(), backend)
     }
 
-    /// Fused softmax + top-k with rows cut into column shards (here from 16 columns on,
+    /// Fused softmax + top-k and plain top-k with rows cut into column shards (here from 16 columns on,
     /// so that small rows are split) and the shards' candidates merged.
     @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" })
     func rowsSplitIntoShards(backend: TestBackend) throws {
@@ -50,6 +50,10 @@ import Testing
         #expect(tuning.shardLayout(Shape(rows: 2, cols: 4097), computeUnits: 1)?.shards == 2)
         try Self.checkRandomRows(engine, backend)
         try Self.checkSpecialRows(engine, backend)
+        // A NaN in the second shard only: the whole row is NaN / −1 for plain top-k too.
+        let nanRow = (0 ..< 40).map { $0 == 35 ? Float.nan : Float($0) }
+        let plain = try engine.topK(nanRow, shape: Shape(rows: 1, cols: 40), k: 3)
+        #expect(plain.values.allSatisfy(\.isNaN) && plain.indices == [-1, -1, -1], "\(backend.label) \(plain)")
     }
 
     static func checkRandomRows(_ engine: Engine, _ backend: TestBackend) throws {

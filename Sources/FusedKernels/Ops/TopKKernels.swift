@@ -1,6 +1,6 @@
 /// OpenCL launch code of `Kernels/topk.cl`: one work-item per `rowsPerItem` rows, no
-/// barriers (`TuningParameters.topKRowsPerItem`, fewer for few rows); fused softmax +
-/// top-k splits rows into column shards when rows are too few for the compute units.
+/// barriers (`TuningParameters.topKRowsPerItem`, fewer for few rows); rows too few for
+/// the compute units are split into column shards.
 extension Engine {
     /// Runs `softmax_topk` (or `topk`) on `x`; returns the values and indices buffers.
     func launchTopK(_ x: CLBuffer, shape: Shape, dtype: DType, k: Int, scale: Float, softmax: Bool,
@@ -11,9 +11,9 @@ extension Engine {
         let options = ["-DTOPK=\(k)", "-DDTYPE=\(dtype.kernelCode)", "-DROWS_PER_ITEM=\(rowsPerItem)", "-DWG_SIZE=1"]
         let values = try context.makeBuffer(bytes: shape.rows * k * dtype.byteCount)
         let indices = try context.makeBuffer(bytes: shape.rows * k * 4)
-        if softmax, let layout = tuning.shardLayout(shape, computeUnits: computeUnits) {
-            try launchSoftmaxTopKShards(x, shape: shape, k: k, scale: scale, layout: layout, options: options,
-                                        values: values, indices: indices, on: context)
+        if let layout = tuning.shardLayout(shape, computeUnits: computeUnits) {
+            try launchTopKShards(x, shape: shape, k: k, scale: scale, softmax: softmax, layout: layout,
+                                 options: options, values: values, indices: indices, on: context)
             return (values, indices)
         }
         let kernel = try kernel(softmax ? "softmax_topk" : "topk", file: "topk.cl", options: options, on: context)
@@ -28,26 +28,27 @@ extension Engine {
         return (values, indices)
     }
 
-    /// `softmax_topk_shards` (k candidates and (m, d) per row and shard), then
-    /// `softmax_topk_merge` (one item per row).
-    private func launchSoftmaxTopKShards(_ x: CLBuffer, shape: Shape, k: Int, scale: Float, layout: ShardLayout,
-                                         options: [String], values: CLBuffer, indices: CLBuffer,
-                                         on context: OpenCLContext) throws {
+    /// `[softmax_]topk_shards` (k candidates and (m, d) or a NaN flag per row and shard),
+    /// then `[softmax_]topk_merge` (one item per row).
+    private func launchTopKShards(_ x: CLBuffer, shape: Shape, k: Int, scale: Float, softmax: Bool,
+                                  layout: ShardLayout, options: [String], values: CLBuffer, indices: CLBuffer,
+                                  on context: OpenCLContext) throws {
         let items = shape.rows * layout.shards
         let candidateValues = try context.makeBuffer(bytes: items * k * 4)
         let candidateIndices = try context.makeBuffer(bytes: items * k * 4)
         let stats = try context.makeBuffer(bytes: items * 2 * 4)
-        let shards = try kernel("softmax_topk_shards", file: "topk.cl", options: options, on: context)
-        let merge = try kernel("softmax_topk_merge", file: "topk.cl", options: options, on: context)
+        let prefix = softmax ? "softmax_topk" : "topk"
+        let shards = try kernel(prefix + "_shards", file: "topk.cl", options: options, on: context)
+        let merge = try kernel(prefix + "_merge", file: "topk.cl", options: options, on: context)
         try shards.setArg(0, x)
         try shards.setArg(1, candidateValues)
         try shards.setArg(2, candidateIndices)
         try shards.setArg(3, stats)
         try shards.setArg(4, Int32(shape.rows))
         try shards.setArg(5, Int32(shape.cols))
-        try shards.setArg(6, scale)
-        try shards.setArg(7, Int32(layout.shardColumns))
-        try shards.setArg(8, Int32(layout.shards))
+        try shards.setArg(6, Int32(layout.shardColumns))
+        try shards.setArg(7, Int32(layout.shards))
+        if softmax { try shards.setArg(8, scale) }
         record(try context.enqueue(shards, global: items, local: 1))
         try merge.setArg(0, candidateValues)
         try merge.setArg(1, candidateIndices)
