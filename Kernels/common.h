@@ -84,6 +84,16 @@ FK_INLINE size_t fk_head16(__global const float *p)
 #define FK_PREFETCH_CHUNK(p) ((void)0)
 #endif
 
+// Rows split into column shards, one work-item each: item g covers row
+// g / shards (returned), columns [a, b) = [s * shard_cols, min(n, (s + 1) *
+// shard_cols)) with s = g % shards.
+FK_INLINE size_t fk_shard(size_t g, int shards, int shard_cols, size_t n, size_t *a, size_t *b)
+{
+    *a = (g % (size_t)shards) * (size_t)shard_cols;
+    *b = min(n, *a + (size_t)shard_cols);
+    return g / (size_t)shards;
+}
+
 // ---------------------------------------------------------------------------
 // exp(x)
 //

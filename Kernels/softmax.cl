@@ -975,12 +975,6 @@ void softmax_forward(__global const fk_store_t *x, __global sm_out_t *y,
 // Same semantics, masks and options as softmax_forward; VARIANT and
 // ROWS_PER_ITEM do not apply. Each shard's pass is the VARIANT=0 one.
 // ===========================================================================
-FK_INLINE void sm_shard_cols(int shard, int shard_cols, size_t n, size_t *a, size_t *b)
-{
-    *a = (size_t)shard * (size_t)shard_cols;
-    *b = min(n, *a + (size_t)shard_cols);
-}
-
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
 void softmax_shard_stats(__global const fk_store_t *x,
     __global const float *add_mask, __global const uchar *bool_mask,
@@ -990,9 +984,8 @@ void softmax_shard_stats(__global const fk_store_t *x,
     const size_t g = get_global_id(0);
     if (g >= (size_t)rows * (size_t)shards) return;
     const size_t n = (size_t)cols;
-    const int row = (int)(g / (size_t)shards);
     size_t a, b;
-    sm_shard_cols((int)(g % (size_t)shards), shard_cols, n, &a, &b);
+    const int row = (int)fk_shard(g, shards, shard_cols, n, &a, &b);
     const size_t bv = a + ((b - a) & ~(size_t)15);
     const sm_row r = sm_row_at(x, add_mask, bool_mask, row, n,
                                add_mask_row_stride, bool_mask_row_stride);
@@ -1037,7 +1030,7 @@ void softmax_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
 #endif
     const size_t n = (size_t)cols;
     size_t a, b;
-    sm_shard_cols((int)(g % (size_t)shards), shard_cols, n, &a, &b);
+    fk_shard(g, shards, shard_cols, n, &a, &b);
     const sm_row r = sm_row_at(x, add_mask, bool_mask, row, n,
                                add_mask_row_stride, bool_mask_row_stride);
     sm_p2_range(r, y + (size_t)row * n, a, b, scale, sm_out_of(M, D, f));

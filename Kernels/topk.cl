@@ -488,11 +488,11 @@ void softmax_topk_shards(__global const fk_store_t *x, __global float *cand_z,
     const size_t g = get_global_id(0);
     if (g >= (size_t)rows * (size_t)shards) return;
     const size_t n = (size_t)cols;
-    const size_t a = (g % (size_t)shards) * (size_t)shard_cols;
-    const size_t b = min(n, a + (size_t)shard_cols);
+    size_t a, b;
+    const size_t row = fk_shard(g, shards, shard_cols, n, &a, &b);
     tk_list l;
     float M, D;
-    tk_softmax_pass(x + (g / (size_t)shards) * n + a, b - a, (int)a, scale, &l, &M, &D);
+    tk_softmax_pass(x + row * n + a, b - a, (int)a, scale, &l, &M, &D);
     tk_store_candidates(cand_z, cand_i, g, &l);
     stats[2 * g] = M;
     stats[2 * g + 1] = D;
@@ -593,10 +593,10 @@ void topk_shards(__global const fk_store_t *p, __global float *cand_z,
     const size_t g = get_global_id(0);
     if (g >= (size_t)rows * (size_t)shards) return;
     const size_t n = (size_t)cols;
-    const size_t a = (g % (size_t)shards) * (size_t)shard_cols;
-    const size_t b = min(n, a + (size_t)shard_cols);
+    size_t a, b;
+    const size_t row = fk_shard(g, shards, shard_cols, n, &a, &b);
     tk_list l;
-    const int bad = tk_select_pass(p + (g / (size_t)shards) * n + a, b - a, (int)a, &l);
+    const int bad = tk_select_pass(p + row * n + a, b - a, (int)a, &l);
     tk_store_candidates(cand_z, cand_i, g, &l);
     stats[2 * g] = bad ? 1.0f : 0.0f;
     stats[2 * g + 1] = 0.0f;
