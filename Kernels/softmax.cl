@@ -245,6 +245,24 @@ FK_INLINE float sm_hsum16(float16 v)
     return c.x + c.y;
 }
 
+// lane max of the CHUNK vectors at column c into *mx (the max pass of the
+// block and three-pass variants). A NaN z may hide other values of its lane
+// in this chunk's tree: harmless, the NaN makes the row's sum and so the
+// whole row NaN in the next pass anyway.
+FK_INLINE void sm_max_chunk(float16 *mx, sm_row r, size_t c, float scale)
+{
+    float16 z[CHUNK];
+    SM_PREFETCH_CHUNK(r, c);
+    #pragma unroll
+    for (int k = 0; k < CHUNK; ++k) z[k] = sm_z16(r, c + 16 * k, scale);
+    #pragma unroll
+    for (int w = 1; w < CHUNK; w *= 2) {
+        #pragma unroll
+        for (int k = 0; k + w < CHUNK; k += 2 * w) z[k] = fk_max16(z[k], z[k + w]);
+    }
+    *mx = fk_max16(*mx, z[0]);
+}
+
 // ---- pass 1 state: per-lane (m, d); ms = m with -inf replaced by 0 (so
 // e^(z - ms) is 0, not NaN, for -inf z in a lane that has seen only -inf);
 // d is a Kahan sum (dc its compensation): plain float lanes lose ~1e-5
@@ -395,23 +413,6 @@ typedef float sb_float16u __attribute__((ext_vector_type(16), aligned(4)));
 #endif
 #define SB_NBUF (BLOCK_PIPE == 2 ? 2 : 1)
 
-// stage 1 (row max): lane max of CHUNK vectors at column c. A NaN z may hide
-// other values of its lane in this chunk's tree: harmless, the NaN makes d
-// and so the whole row NaN in stage 2 anyway.
-FK_INLINE void sb_p1_chunk(float16 *mx, sm_row r, size_t c, float scale)
-{
-    float16 z[CHUNK];
-    SM_PREFETCH_CHUNK(r, c);
-    #pragma unroll
-    for (int k = 0; k < CHUNK; ++k) z[k] = sm_z16(r, c + 16 * k, scale);
-    #pragma unroll
-    for (int w = 1; w < CHUNK; w *= 2) {
-        #pragma unroll
-        for (int k = 0; k + w < CHUNK; k += 2 * w) z[k] = fk_max16(z[k], z[k + w]);
-    }
-    *mx = fk_max16(*mx, z[0]);
-}
-
 // stage 2 (exp, sum): e = e^(z - ms) into the scratch (softmax only; the
 // log-softmax needs only the sum), Kahan-summed per lane over pairwise
 // chunk sums (d - dc is the lane sum).
@@ -500,7 +501,7 @@ FK_INLINE void sb_sweep(const int do1, const int do2, const int do3, size_t n, f
             #pragma unroll
             for (int k = 0; k < CHUNK; ++k) sb_p3_16(rc, c + 16 * k, scale, oc, ec, yc);
         }
-        if (do1) sb_p1_chunk(&mx, ra, c, scale);
+        if (do1) sm_max_chunk(&mx, ra, c, scale);
         if (do2) sb_p2_chunk(&s, rb, c, scale, msb, eb);
     }
     for (; c < c1; c += 16) {
@@ -638,21 +639,9 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     const size_t nv = n & ~(size_t)15;
     const size_t cc = nv / (16 * CHUNK) * (16 * CHUNK);
     size_t c;
-    // pass 1: M = max z. A NaN may hide other values of its lane inside a
-    // chunk's tree: harmless, it makes D and so the whole row NaN in pass 2.
+    // pass 1: M = max z
     float16 mx = (float16)(-INFINITY);
-    for (c = 0; c < cc; c += 16 * CHUNK) {
-        SM_PREFETCH_CHUNK(r, c);
-        float16 z[CHUNK];
-        #pragma unroll
-        for (int k = 0; k < CHUNK; ++k) z[k] = sm_z16(r, c + 16 * k, scale);
-        #pragma unroll
-        for (int w = 1; w < CHUNK; w *= 2) {
-            #pragma unroll
-            for (int k = 0; k + w < CHUNK; k += 2 * w) z[k] = fk_max16(z[k], z[k + w]);
-        }
-        mx = fk_max16(mx, z[0]);
-    }
+    for (c = 0; c < cc; c += 16 * CHUNK) sm_max_chunk(&mx, r, c, scale);
     for (; c < nv; c += 16) mx = fk_max16(mx, sm_z16(r, c, scale));
     float M = sm_hmax16(mx);
     for (; c < n; ++c) M = fk_max(M, sm_z1(r, c, scale));

@@ -11,9 +11,8 @@ enum SoftmaxPlan: Equatable {
                        tuning: TuningParameters) -> SoftmaxPlan {
         switch variant {
         case .split:
-            let targetItems = device.computeUnits * tuning.itemsPerComputeUnit
-            let wantedShards = (targetItems + shape.rows - 1) / shape.rows
-            return .shards(ShardLayout(cols: shape.cols, shards: max(2, wantedShards)))
+            let shards = tuning.wantedShards(rows: shape.rows, computeUnits: device.computeUnits)
+            return .shards(ShardLayout(cols: shape.cols, shards: max(2, shards)))
         case .auto:
             if let layout = tuning.shardLayout(shape, computeUnits: device.computeUnits) { return .shards(layout) }
         default:
@@ -49,9 +48,14 @@ extension TuningParameters {
     /// `itemsPerComputeUnit` per compute unit; nil when rows suffice or are too short
     /// for shards of `minimumShardColumns`.
     func shardLayout(_ shape: Shape, computeUnits: Int) -> ShardLayout? {
-        let wantedShards = (computeUnits * itemsPerComputeUnit + shape.rows - 1) / shape.rows
-        let shards = min(wantedShards, shape.cols / minimumShardColumns)
+        let shards = min(wantedShards(rows: shape.rows, computeUnits: computeUnits),
+                         shape.cols / minimumShardColumns)
         return shards > 1 ? ShardLayout(cols: shape.cols, shards: shards) : nil
+    }
+
+    /// Shards per row that give each compute unit `itemsPerComputeUnit` work-items.
+    func wantedShards(rows: Int, computeUnits: Int) -> Int {
+        (computeUnits * itemsPerComputeUnit + rows - 1) / rows
     }
 }
 
