@@ -30,13 +30,20 @@
 // (extra shuffle-port work in the exp-bound loops); with clang, a vector
 // typedef with 4-byte alignment gives one plain unaligned 64-byte access.
 // -DFK_VLOAD=1 forces vload16/vstore16.
+// The same for 16 ushorts (bf16 storage): vstore16 of a ushort16 became 16
+// extract + 2-byte store pairs (bf16 softmax ran at half the fp32 speed).
 #if defined(__clang__) && !(defined(FK_VLOAD) && FK_VLOAD)
 typedef float fk_float16u __attribute__((ext_vector_type(16), aligned(4)));
+typedef ushort fk_ushort16u __attribute__((ext_vector_type(16), aligned(2)));
 #define FK_LOAD16(p) (*(__global const fk_float16u *)(p))
 #define FK_STORE16(v, p) (*(__global fk_float16u *)(p) = (v))
+#define FK_LOAD16_U16(p) (*(__global const fk_ushort16u *)(p))
+#define FK_STORE16_U16(v, p) (*(__global fk_ushort16u *)(p) = (v))
 #else
 #define FK_LOAD16(p) vload16(0, (p))
 #define FK_STORE16(v, p) vstore16((v), 0, (p))
+#define FK_LOAD16_U16(p) vload16(0, (p))
+#define FK_STORE16_U16(v, p) vstore16((v), 0, (p))
 #endif
 
 // Stores to a 64-byte aligned address. With FK_NT_STORE (default 1, clang
@@ -49,22 +56,26 @@ typedef float fk_float16u __attribute__((ext_vector_type(16), aligned(4)));
 // visible when the kernel ends. On PoCL/x86 mem_fence emits no instruction;
 // the runtime's own LOCK-prefixed atomics at work-group completion drain the
 // write-combining buffers (as an sfence would), so results are visible.
-// fk_head16(p): elements before the first 64-byte aligned address >= p.
+// FK_STORE16_ALIGNED_U16: 16 ushorts (2-byte storage types) to a 32-byte
+// aligned address, streaming too.
+// fk_head16(p) / FK_HEAD(p): elements before the first 64-byte aligned
+// address >= p (float / any element type).
 #ifndef FK_NT_STORE
 #define FK_NT_STORE 1
 #endif
 #if FK_NT_STORE && defined(__clang__)
 #define FK_STORE16_ALIGNED(v, p) do { float16 fk_v_ = (v);                    \
     __builtin_nontemporal_store(fk_v_, (__global float16 *)(p)); } while (0)
+#define FK_STORE16_ALIGNED_U16(v, p) do { ushort16 fk_v_ = (v);               \
+    __builtin_nontemporal_store(fk_v_, (__global ushort16 *)(p)); } while (0)
 #define FK_NT_FENCE() mem_fence(CLK_GLOBAL_MEM_FENCE)
 #else
 #define FK_STORE16_ALIGNED(v, p) (*(__global float16 *)(p) = (v))
+#define FK_STORE16_ALIGNED_U16(v, p) (*(__global ushort16 *)(p) = (v))
 #define FK_NT_FENCE() ((void)0)
 #endif
-FK_INLINE size_t fk_head16(__global const float *p)
-{
-    return ((64 - ((size_t)p & 63)) & 63) >> 2;
-}
+#define FK_HEAD(p) ((((size_t)64 - ((size_t)(p) & 63)) & 63) / sizeof(*(p)))
+FK_INLINE size_t fk_head16(__global const float *p) { return FK_HEAD(p); }
 
 // FK_PREFETCH_CHUNK(p): software prefetch of the CHUNK float16 vectors
 // PREFETCH elements after p, for a kernel's first read of a row: with the
@@ -281,6 +292,9 @@ FK_INLINE void fk_online_reduce16(float16 m, float16 d, float *mo, float *dout)
 // loads and stores change. fk_store_t is the element type of tensor buffers.
 //   FK_SLOAD16(p) / FK_SLOAD1(p): 16 / 1 elements at p as float
 //   FK_SSTORE16(v, p) / FK_SSTORE1(v, p): round to nearest even and store
+//   FK_SSTORE16_ALIGNED(v, p): the same to a 64-byte aligned p (after
+//     FK_HEAD(p) elements), as a streaming store where FK_NT_STORE allows:
+//     no read for ownership of the output lines
 // ---------------------------------------------------------------------------
 #ifndef DTYPE
 #define DTYPE 0
@@ -291,30 +305,45 @@ typedef half fk_store_t;
 #define FK_SLOAD1(p) vload_half(0, (p))
 #define FK_SSTORE16(v, p) vstore_half16_rte((v), 0, (p))
 #define FK_SSTORE1(v, p) vstore_half_rte((v), 0, (p))
+// the fp16 bits of v, rounded to nearest even: there are no half values
+// without cl_khr_fp16, so through a private buffer (kept in registers)
+FK_INLINE ushort16 fk_half_bits16(float16 v)
+{
+    ushort16 b;
+    vstore_half16_rte(v, 0, (__private half *)&b);
+    return b;
+}
+#define FK_SSTORE16_ALIGNED(v, p) FK_STORE16_ALIGNED_U16(fk_half_bits16(v), (p))
 #elif DTYPE == 2
 typedef ushort fk_store_t;
-#define FK_SLOAD16(p) as_float16(convert_uint16(vload16(0, (p))) << 16)
+#define FK_SLOAD16(p) as_float16(convert_uint16(FK_LOAD16_U16(p)) << 16)
 #define FK_SLOAD1(p) as_float((uint)(*(p)) << 16)
 // round to nearest even on the bits; a NaN keeps its sign and stays quiet
+// (the rounded bits are the high halves of the 32-bit lanes, gathered by one
+// shuffle: as a truncation, clang fused it with a streaming store into a
+// plain vpmovdw store)
 FK_INLINE ushort16 fk_to_bf16_16(float16 v)
 {
     const uint16 b = as_uint16(v);
-    const uint16 r = (b + (uint16)0x7FFF + ((b >> 16) & (uint16)1)) >> 16;
-    return convert_ushort16(isnan(v) ? ((b >> 16) | (uint16)0x40) : r);
+    const uint16 r = isnan(v) ? (b | (uint16)0x400000) : b + (uint16)0x7FFF + ((b >> 16) & (uint16)1);
+    return shuffle2(as_ushort16(FK_LO8(r)), as_ushort16(FK_HI8(r)),
+                    (ushort16)(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
 }
 FK_INLINE ushort fk_to_bf16(float v)
 {
     const uint b = as_uint(v);
     return (ushort)(isnan(v) ? ((b >> 16) | 0x40u) : ((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16));
 }
-#define FK_SSTORE16(v, p) vstore16(fk_to_bf16_16(v), 0, (p))
+#define FK_SSTORE16(v, p) FK_STORE16_U16(fk_to_bf16_16(v), (p))
 #define FK_SSTORE1(v, p) (*(p) = fk_to_bf16(v))
+#define FK_SSTORE16_ALIGNED(v, p) FK_STORE16_ALIGNED_U16(fk_to_bf16_16(v), (p))
 #else
 typedef float fk_store_t;
 #define FK_SLOAD16(p) FK_LOAD16(p)
 #define FK_SLOAD1(p) (*(p))
 #define FK_SSTORE16(v, p) FK_STORE16((v), (p))
 #define FK_SSTORE1(v, p) (*(p) = (v))
+#define FK_SSTORE16_ALIGNED(v, p) FK_STORE16_ALIGNED((v), (p))
 #endif
 
 #endif // FK_COMMON_H

@@ -141,20 +141,15 @@
 #define HAS_ROW_FACTOR 0
 #endif
 
-// Output element type and stores. Streaming stores (64-byte aligned, after a
-// scalar head) for float outputs; 2-byte dtypes go through FK_SSTORE16.
+// Output element type and stores: streaming stores (64-byte aligned, after a
+// scalar head) for every storage type.
 #if OUTPUT_MODE == 3
 typedef float sm_out_t;
 #else
 typedef fk_store_t sm_out_t;
 #endif
-#if DTYPE == 0
-#define SM_STORE16(v, p) FK_STORE16_ALIGNED((v), (p))
-#define SM_HEAD(p) fk_head16(p)
-#else
-#define SM_STORE16(v, p) FK_SSTORE16((v), (p))
-#define SM_HEAD(p) ((size_t)0)
-#endif
+#define SM_STORE16(v, p) FK_SSTORE16_ALIGNED((v), (p))
+#define SM_HEAD(p) FK_HEAD(p)
 #ifndef ROWS_PER_ITEM
 #define ROWS_PER_ITEM 8
 #endif

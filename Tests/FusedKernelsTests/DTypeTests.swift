@@ -59,6 +59,35 @@ import Testing
     @Test(arguments: TestBackend.all)
     func bfloat16Storage(backend: TestBackend) throws { try check(BFloat16.self, backend: backend) }
 
+    /// Every store path (every variant; rows on both sides of the block threshold; a
+    /// 64-byte aligned vector body between scalar heads and tails) rounds to nearest
+    /// even: ≥ 99 % of the outputs equal the Double reference rounded to the storage
+    /// type (only values within fp32 error of a rounding midpoint may differ; a
+    /// truncating store misses about half), and a NaN row stays NaN.
+    func checkRounding<T: StorageElement>(_ type: T.Type, backend: TestBackend) throws {
+        let engine = try backend.engine()
+        for cols in [1003, 16411] where 3 * cols <= backend.elementBudget {
+            let shape = Shape(rows: 3, cols: cols)
+            var x = randomValues(shape.count, seed: UInt64(cols), in: -4 ... 4).map(T.init)
+            x[2 * cols + 7] = T(.nan)
+            let xFloat = x.map(\.float)
+            for variant in SoftmaxVariant.allCases {
+                let y = try engine.softmax(x, shape: shape, kind: .softmax, options: SoftmaxOptions(variant: variant))
+                let expected = NaiveSoftmax.forward(xFloat, shape: shape, kind: .softmax)
+                let label = "\(backend.label) \(T.dtype) \(variant) \(shape)"
+                let exact = (0 ..< 2 * cols).filter { y[$0].float == T.dtype.round(Float(expected[$0])) }.count
+                #expect(Double(exact) >= 0.99 * Double(2 * cols), "\(label): \(exact) of \(2 * cols) rounded to nearest")
+                #expect(y[(2 * cols)...].allSatisfy { $0.float.isNaN }, "\(label): NaN row")
+            }
+        }
+    }
+
+    @Test(arguments: TestBackend.all)
+    func float16StoresRoundToNearestEven(backend: TestBackend) throws { try checkRounding(Float16.self, backend: backend) }
+
+    @Test(arguments: TestBackend.all)
+    func bfloat16StoresRoundToNearestEven(backend: TestBackend) throws { try checkRounding(BFloat16.self, backend: backend) }
+
     @Test func mixedDTypesAreRejected() throws {
         let engine = try Engine(device: "cpu")
         let shape = Shape(rows: 1, cols: 4)
