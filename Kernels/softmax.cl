@@ -44,10 +44,6 @@
 //   BLOCK_MAX_COLS size in floats of the per-work-item __private scratch
 //                  row; rows with cols > BLOCK_MAX_COLS fall back to the
 //                  VARIANT=0 code inside the same kernel      default 16384
-//   BLOCK_PIPE     0: the 3 stages of a row one after the other; 1: stage 1
-//                  of row r+1 fused with stage 2 of row r; 2: stage 3 of r,
-//                  stage 2 of r+1 and stage 1 of r+2 in one loop (two
-//                  scratch rows)                                  default 1
 //
 // VARIANT=1, block softmax (forward, OUTPUT_MODE 0 and 1). For rows that
 // fit in cache; the host selects it when cols <= BLOCK_MAX_COLS (the
@@ -63,7 +59,7 @@
 //            z recomputed from the cached row), streaming aligned stores
 // One exp per element instead of the online normalizer's two and no
 // rescaling: ~17 vector ops per float16 instead of ~30. Software pipelining
-// over the rows of a work-item (BLOCK_PIPE 1): stage 1 of row r+1 runs in
+// over the rows of a work-item: stage 1 of row r+1 runs in
 // the loop of stage 2 of row r, so its memory read overlaps the exp work;
 // the software prefetch was worth +30 % on its own (the read stream was
 // latency-bound, not bandwidth-bound). Measured on PoCL pthread (2 cores):
@@ -164,9 +160,6 @@ typedef fk_store_t sm_out_t;
 #endif
 #ifndef BLOCK_MAX_COLS
 #define BLOCK_MAX_COLS 16384
-#endif
-#ifndef BLOCK_PIPE
-#define BLOCK_PIPE 1
 #endif
 
 #define SM_PREFETCH_CHUNK(r, c) FK_PREFETCH_CHUNK((r).x + (c))
@@ -406,7 +399,6 @@ typedef float sb_float16u __attribute__((ext_vector_type(16), aligned(4)));
 #define SB_LOAD16(p) vload16(0, (p))
 #define SB_STORE16(v, p) vstore16((v), 0, (p))
 #endif
-#define SB_NBUF (BLOCK_PIPE == 2 ? 2 : 1)
 
 // stage 2 (exp, sum): e = e^(z - ms) into the scratch (softmax only; the
 // log-softmax needs only the sum), Kahan-summed per lane over pairwise
@@ -490,8 +482,6 @@ FK_INLINE void sb_sweep(const int do1, const int do2, const int do3, size_t n, f
     s.dc = (float16)0.0f;
     size_t c = c0;
     for (; c < cc; c += 16 * CHUNK) {
-        // stage 3 first: its scratch loads then come before stage 2's
-        // scratch stores to the same offsets mod 4 KiB (BLOCK_PIPE 2)
         if (do3) {
             #pragma unroll
             for (int k = 0; k < CHUNK; ++k) sb_p3_16(rc, c + 16 * k, scale, oc, ec, yc);
@@ -542,64 +532,28 @@ FK_INLINE void sm_forward_block(__global const fk_store_t *x, __global sm_out_t 
     int r0, int r1, size_t n, int add_mask_row_stride, int bool_mask_row_stride,
     float scale, __global const float *row_factor)
 {
-    float sbuf[SB_NBUF * BLOCK_MAX_COLS];
+    float sbuf[BLOCK_MAX_COLS];
     sm_out o;
     o.ms = 0.0f;
     o.k = 0.0f;
     float Ma = 0.0f, Mb = 0.0f, D = 0.0f;
-#if BLOCK_PIPE == 2
-    // row j's e lives in sbuf[(j - r0) & 1]; iteration `row` runs stage 3 on
-    // row, stage 2 on row + 1, stage 1 on row + 2
-    const sm_row first = SB_ROW(r0);
-    sb_sweep(1, 0, 0, n, scale, first, &Ma, first, 0.0f, sbuf, &D, first, o, sbuf, y);
-    if (r0 + 1 < r1)
-        sb_sweep(1, 1, 0, n, scale, SB_ROW(r0 + 1), &Mb, first, fk_safe_max(Ma), sbuf, &D,
-                 first, o, sbuf, y);
-    else
-        sb_sweep(0, 1, 0, n, scale, first, &Mb, first, fk_safe_max(Ma), sbuf, &D,
-                 first, o, sbuf, y);
-    o = sm_out_of(Ma, D, SB_FACTOR(r0));
-    for (int row = r0; row < r1; ++row) {
-        float *ec = sbuf + ((row - r0) & 1) * BLOCK_MAX_COLS;
-        float *eb = sbuf + ((row - r0 + 1) & 1) * BLOCK_MAX_COLS;
-        __global sm_out_t *yr = y + (size_t)row * n;
-        const sm_row rc = SB_ROW(row);
-        float Mc = 0.0f, Dn = 0.0f;
-        if (row + 2 < r1)
-            sb_sweep(1, 1, 1, n, scale, SB_ROW(row + 2), &Mc, SB_ROW(row + 1), fk_safe_max(Mb),
-                     eb, &Dn, rc, o, ec, yr);
-        else if (row + 1 < r1)
-            sb_sweep(0, 1, 1, n, scale, rc, &Mc, SB_ROW(row + 1), fk_safe_max(Mb),
-                     eb, &Dn, rc, o, ec, yr);
-        else
-            sb_sweep(0, 0, 1, n, scale, rc, &Mc, rc, 0.0f, eb, &Dn, rc, o, ec, yr);
-        if (row + 1 < r1) o = sm_out_of(Mb, Dn, SB_FACTOR(row + 1));
-        Mb = Mc;
-    }
-#else
-    // BLOCK_PIPE 1: stage 1 of row + 1 fused with stage 2 of row, then
-    // stage 3 of row; BLOCK_PIPE 0: the three stages one after the other
+    // stage 1 of row + 1 fused with stage 2 of row, then stage 3 of row
+    // (also measured: the stages one after the other, ~15 % slower; stage 3
+    // of r, 2 of r + 1 and 1 of r + 2 in one loop, no faster: NOTES)
     const sm_row first = SB_ROW(r0);
     sb_sweep(1, 0, 0, n, scale, first, &Ma, first, 0.0f, sbuf, &D, first, o, sbuf, y);
     for (int row = r0; row < r1; ++row) {
         const sm_row rc = SB_ROW(row);
         __global sm_out_t *yr = y + (size_t)row * n;
-#if BLOCK_PIPE == 1
         if (row + 1 < r1)
             sb_sweep(1, 1, 0, n, scale, SB_ROW(row + 1), &Mb, rc, fk_safe_max(Ma), sbuf, &D,
                      rc, o, sbuf, yr);
         else
-#endif
             sb_sweep(0, 1, 0, n, scale, rc, &Mb, rc, fk_safe_max(Ma), sbuf, &D, rc, o, sbuf, yr);
         o = sm_out_of(Ma, D, SB_FACTOR(row));
         sb_sweep(0, 0, 1, n, scale, rc, &Mb, rc, 0.0f, sbuf, &D, rc, o, sbuf, yr);
-#if BLOCK_PIPE == 0
-        if (row + 1 < r1)
-            sb_sweep(1, 0, 0, n, scale, SB_ROW(row + 1), &Mb, rc, 0.0f, sbuf, &D, rc, o, sbuf, yr);
-#endif
         Ma = Mb;
     }
-#endif
     FK_NT_FENCE();
 }
 #undef SB_ROW
