@@ -1,7 +1,7 @@
 // common.h — helpers shared by every kernel in Kernels/ (OpenCL C 1.2).
 //
 // * FK_INLINE, FK_LOAD16/FK_STORE16 (unaligned float16), FK_STORE16_ALIGNED
-//   (streaming store), fk_head16, FK_LO8/FK_HI8...: portability / codegen
+//   (streaming store), FK_HEAD, FK_LO8/FK_HI8...: portability / codegen
 //   helpers, each with the reason next to it.
 // * fk_exp / fk_exp4 / fk_exp8 / fk_exp16: hand-written vector exp, full
 //   range (15 vector ops, rel. err <= 2e-7). Exp throughput, not memory, is
@@ -58,8 +58,7 @@ typedef ushort fk_ushort16u __attribute__((ext_vector_type(16), aligned(2)));
 // write-combining buffers (as an sfence would), so results are visible.
 // FK_STORE16_ALIGNED_U16: 16 ushorts (2-byte storage types) to a 32-byte
 // aligned address, streaming too.
-// fk_head16(p) / FK_HEAD(p): elements before the first 64-byte aligned
-// address >= p (float / any element type).
+// FK_HEAD(p): elements before the first 64-byte aligned address >= p.
 #ifndef FK_NT_STORE
 #define FK_NT_STORE 1
 #endif
@@ -75,7 +74,6 @@ typedef ushort fk_ushort16u __attribute__((ext_vector_type(16), aligned(2)));
 #define FK_NT_FENCE() ((void)0)
 #endif
 #define FK_HEAD(p) ((((size_t)64 - ((size_t)(p) & 63)) & 63) / sizeof(*(p)))
-FK_INLINE size_t fk_head16(__global const float *p) { return FK_HEAD(p); }
 
 // FK_PREFETCH_CHUNK(p): software prefetch of the CHUNK float16 vectors
 // PREFETCH elements after p, for a kernel's first read of a row: with the

@@ -37,7 +37,7 @@ void copy_float(__global const float *src, __global float *dst, int n)
     if (b0 >= nn) return;
     const size_t b1 = min(nn, b0 + block);
     size_t i = b0;
-    const size_t h1 = min(b1, b0 + fk_head16(dst + b0));
+    const size_t h1 = min(b1, b0 + FK_HEAD(dst + b0));
     for (; i < h1; ++i) dst[i] = src[i];
     const size_t bv = i + ((b1 - i) & ~(size_t)15);
     for (; i < bv; i += 16) FK_STORE16_ALIGNED(FK_LOAD16(src + i), dst + i);
