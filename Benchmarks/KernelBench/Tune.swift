@@ -13,6 +13,7 @@ struct Tune: ParsableCommand {
 
     static let rowsPerItem = [1, 2, 4, 8, 16]
     static let chunks = [2, 4, 8]
+    static let workGroupSizes = [1, 4, 16]
     static let itemsPerComputeUnit = [1, 2, 4, 8]
     /// What `auto` may run (never twoPass: accurate only for |z| < ~9e4).
     static let shortRowVariants: [SoftmaxVariant] = [.online, .block, .threePass]
@@ -31,6 +32,8 @@ struct Tune: ParsableCommand {
             var tuned = TuningParameters.defaults
             try tune(engine, &tuned, on: Self.shortRows, launchCandidates) { $0.softmaxShortRows = $1 }
             try tune(engine, &tuned, on: Self.longRows, launchCandidates) { $0.softmaxLongRows = $1 }
+            try tune(engine, &tuned, on: Self.shortRows, Self.workGroupSizes) { $0.softmaxShortRows.workGroupSize = $1 }
+            try tune(engine, &tuned, on: Self.longRows, Self.workGroupSizes) { $0.softmaxLongRows.workGroupSize = $1 }
             try tune(engine, &tuned, on: Self.shortRows, Self.shortRowVariants) { $0.softmaxShortRowsVariant = $1 }
             try tune(engine, &tuned, on: Self.longRows, Self.longRowVariants) { $0.softmaxLongRowsVariant = $1 }
             try tune(engine, &tuned, on: Self.fewRows, Self.itemsPerComputeUnit) { $0.itemsPerComputeUnit = $1 }

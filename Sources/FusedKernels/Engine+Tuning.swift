@@ -14,6 +14,11 @@ extension Engine {
         guard parameters.isValid else {
             throw FusedKernelsError.invalidArgument(argument: "parameters", reason: "out of range: \(parameters)")
         }
+        let groupSize = max(parameters.softmaxShortRows.workGroupSize, parameters.softmaxLongRows.workGroupSize)
+        if let device = context?.device, groupSize > device.maxWorkGroupSize {
+            throw FusedKernelsError.invalidArgument(argument: "parameters", reason:
+                "work-group size \(groupSize) exceeds \(device.name)'s maximum \(device.maxWorkGroupSize)")
+        }
         tuningLock.lock()
         tuningParameters = parameters
         tuningLock.unlock()

@@ -7,8 +7,8 @@ import Testing
                                      driverVersion: "1.0", deviceVersion: "OpenCL 3.0", computeUnits: 2,
                                      globalMemoryBytes: 1 << 30, localMemoryBytes: 1 << 16, maxWorkGroupSize: 256, isCPU: true,
                                      handleBits: 1, platformBits: 1)
-    static let tuned = TuningParameters(softmaxShortRows: .init(rowsPerItem: 3, chunk: 2),
-                                        softmaxLongRows: .init(rowsPerItem: 1, chunk: 4),
+    static let tuned = TuningParameters(softmaxShortRows: .init(rowsPerItem: 3, chunk: 2, workGroupSize: 4),
+                                        softmaxLongRows: .init(rowsPerItem: 1, chunk: 4, workGroupSize: 2),
                                         softmaxShortRowsVariant: .threePass, softmaxLongRowsVariant: .online,
                                         itemsPerComputeUnit: 2, minimumShardColumns: 4096, topKRowsPerItem: 3)
 
@@ -46,10 +46,24 @@ import Testing
             (parameters, warning) = TuningFile.load(for: Self.device, kernelsHash: "k", environment: environment)
             #expect(parameters == .defaults && warning?.contains("unreadable") == true, "out-of-range values")
 
+            _ = try file(parameters: .init(softmaxShortRows: .init(rowsPerItem: 1, chunk: 8, workGroupSize: 3),
+                                           softmaxLongRows: .init(rowsPerItem: 1, chunk: 8))).save(environment: environment)
+            (parameters, warning) = TuningFile.load(for: Self.device, kernelsHash: "k", environment: environment)
+            #expect(parameters == .defaults && warning?.contains("unreadable") == true, "work-group size not a power of two")
+
             try Data("{ not json".utf8).write(to: url)
             (parameters, warning) = TuningFile.load(for: Self.device, kernelsHash: "k", environment: environment)
             #expect(parameters == .defaults && warning?.contains("unreadable") == true, "corrupt file")
         }
+    }
+
+    /// The kernels are built for the work-group size they are launched with, over whole
+    /// work-groups (OpenCL 1.2 devices reject a partial one).
+    @Test func workGroupSizeShapesTheLaunch() {
+        let launch = SoftmaxLaunchParameters(rowsPerItem: 3, chunk: 2, workGroupSize: 4)
+        #expect(launch.buildOptions.contains("-DWG_SIZE=4"))
+        #expect(launch.globalSize(items: launch.items(rows: 7)) == 4)
+        #expect(launch.globalSize(items: 8) == 8 && launch.globalSize(items: 9) == 12)
     }
 
     /// Any valid launch parameters give the same results.
@@ -67,6 +81,12 @@ import Testing
             }
             let top = try engine.softmaxTopK(x, shape: shape, k: 3)
             #expect(top.indices == (try Engine(device: "cpu").softmaxTopK(x, shape: shape, k: 3).indices))
+            // the backward is launched with the same work-group sizes
+            let y = try engine.softmax(x, shape: shape)
+            let dy = randomValues(shape.count, seed: 3, in: -1 ... 1)
+            expectClose(try engine.softmaxBackward(output: y, gradient: dy, shape: shape),
+                        NaiveSoftmax.backward(y: y, dy: dy, shape: shape, kind: .softmax, scale: 1),
+                        rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(backend.label) backward \(shape)")
         }
         #expect(throws: FusedKernelsError.self) {
             try engine.useTuning(TuningParameters(softmaxShortRows: .init(rowsPerItem: 0, chunk: 8),

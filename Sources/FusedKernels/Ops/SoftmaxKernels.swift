@@ -11,6 +11,8 @@ struct SoftmaxKernel {
 struct SoftmaxForward {
     let plan: SoftmaxPlan
     let kernels: [CLKernel]
+    /// What every kernel of the plan was built with (its work-group size too).
+    let launch: SoftmaxLaunchParameters
     /// Items of the last launch: one per row and shard, or one per row for the
     /// outputs that are one value (or pair) per row.
     let perRowOutput: Bool
@@ -33,17 +35,20 @@ extension Engine {
             "-DLOG_SOFTMAX=0",
         ]
         let names: [String]
+        let launch: SoftmaxLaunchParameters
         switch plan {
-        case .rows(let variant, let launch):
-            buildOptions += ["-DVARIANT=\(variant)"] + launch.buildOptions
+        case .rows(let variant, let rowsLaunch):
+            launch = rowsLaunch
+            buildOptions += ["-DVARIANT=\(variant)"]
             names = ["softmax_forward"]
         case .shards:
-            buildOptions += ["-DVARIANT=0"] + tuning.softmax(cols: shape.cols).buildOptions
+            launch = tuning.softmax(cols: shape.cols)
+            buildOptions += ["-DVARIANT=0"]
             names = ["softmax_shard_stats", "softmax_shard_output"]
         }
         return SoftmaxForward(plan: plan, kernels: try names.map {
-            try kernel($0, file: "softmax.cl", options: buildOptions, on: context)
-        }, perRowOutput: kind != .softmax && kind != .logSoftmax)
+            try kernel($0, file: "softmax.cl", options: buildOptions + launch.buildOptions, on: context)
+        }, launch: launch, perRowOutput: kind != .softmax && kind != .logSoftmax)
     }
 
     func softmaxBackwardKernel(kind: SoftmaxKind, dtype: DType, shape: Shape,
@@ -72,14 +77,18 @@ extension Engine {
             try kernel.setArg(first + 5, Int32(strides.keepStride))
             try kernel.setArg(first + 6, options.scale)
         }
+        let launch = forward.launch
+        func enqueue(_ kernel: CLKernel, items: Int) throws {
+            record(try context.enqueue(kernel, global: launch.globalSize(items: items), local: launch.workGroupSize))
+        }
         switch forward.plan {
-        case .rows(_, let launch):
+        case .rows:
             let kernel = forward.kernels[0]
             try kernel.setArg(0, x)
             try kernel.setArg(1, y)
             try setCommonArguments(kernel, from: 2)
             try kernel.setArg(9, rowFactor)
-            record(try context.enqueue(kernel, global: launch.items(rows: shape.rows), local: 1))
+            try enqueue(kernel, items: launch.items(rows: shape.rows))
         case .shards(let layout):
             let (statsKernel, outputKernel) = (forward.kernels[0], forward.kernels[1])
             let items = shape.rows * layout.shards
@@ -89,7 +98,7 @@ extension Engine {
             try statsKernel.setArg(8, Int32(layout.shardColumns))
             try statsKernel.setArg(9, Int32(layout.shards))
             try statsKernel.setArg(10, stats)
-            record(try context.enqueue(statsKernel, global: items, local: 1))
+            try enqueue(statsKernel, items: items)
             try outputKernel.setArg(0, x)
             try outputKernel.setArg(1, y)
             try setCommonArguments(outputKernel, from: 2)
@@ -97,7 +106,7 @@ extension Engine {
             try outputKernel.setArg(10, Int32(layout.shards))
             try outputKernel.setArg(11, stats)
             try outputKernel.setArg(12, rowFactor)
-            record(try context.enqueue(outputKernel, global: forward.perRowOutput ? shape.rows : items, local: 1))
+            try enqueue(outputKernel, items: forward.perRowOutput ? shape.rows : items)
         }
     }
 
@@ -110,7 +119,9 @@ extension Engine {
         try kernel.setArg(3, Int32(shape.rows))
         try kernel.setArg(4, Int32(shape.cols))
         try kernel.setArg(5, scale)
-        record(try context.enqueue(kernel, global: softmax.launch.items(rows: shape.rows), local: 1))
+        let launch = softmax.launch
+        record(try context.enqueue(kernel, global: launch.globalSize(items: launch.items(rows: shape.rows)),
+                                   local: launch.workGroupSize))
     }
 }
 

@@ -6,19 +6,30 @@ public struct SoftmaxLaunchParameters: Codable, Hashable, Sendable, CustomString
     public var rowsPerItem: Int
     /// float16 vectors per max-then-rescale step of the online pass: 1, 2, 4 or 8.
     public var chunk: Int
+    /// Work-items per work-group (`WG_SIZE`), a power of two up to 256. The items of a
+    /// group never cooperate; on a CPU device a group runs on one core.
+    public var workGroupSize: Int
 
-    public init(rowsPerItem: Int, chunk: Int) {
+    public init(rowsPerItem: Int, chunk: Int, workGroupSize: Int = 1) {
         self.rowsPerItem = rowsPerItem
         self.chunk = chunk
+        self.workGroupSize = workGroupSize
     }
 
-    public var description: String { "rowsPerItem \(rowsPerItem), chunk \(chunk)" }
+    public var description: String { "rowsPerItem \(rowsPerItem), chunk \(chunk), workGroupSize \(workGroupSize)" }
 
-    var isValid: Bool { (1 ... 64).contains(rowsPerItem) && [1, 2, 4, 8].contains(chunk) }
+    var isValid: Bool {
+        (1 ... 64).contains(rowsPerItem) && [1, 2, 4, 8].contains(chunk)
+            && (1 ... 256).contains(workGroupSize) && workGroupSize.nonzeroBitCount == 1
+    }
 
-    var buildOptions: [String] { ["-DROWS_PER_ITEM=\(rowsPerItem)", "-DCHUNK=\(chunk)", "-DWG_SIZE=1"] }
+    var buildOptions: [String] { ["-DROWS_PER_ITEM=\(rowsPerItem)", "-DCHUNK=\(chunk)", "-DWG_SIZE=\(workGroupSize)"] }
 
     func items(rows: Int) -> Int { (rows + rowsPerItem - 1) / rowsPerItem }
+
+    /// The global size for `items` work-items: whole work-groups (the kernels skip the
+    /// items past the end).
+    func globalSize(items: Int) -> Int { (items + workGroupSize - 1) / workGroupSize * workGroupSize }
 }
 
 /// Per-device launch parameters: measured by `kernel-bench tune`, stored as JSON in
@@ -91,7 +102,7 @@ public struct TuningParameters: Codable, Hashable, Sendable {
 /// The tuning file of one device: parameters plus what they were measured against,
 /// so that a file from another driver or older kernels is recognised as stale.
 struct TuningFile: Codable, Equatable {
-    static let currentFormat = 2
+    static let currentFormat = 3
 
     var format: Int
     var device: String
