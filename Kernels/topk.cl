@@ -463,7 +463,7 @@ void softmax_topk(__global const fk_store_t *x, __global fk_store_t *values,
 //                        pair is (1 if it holds a NaN else 0, 0)
 // Candidates: cand_z/cand_i[g * TOPK + j]; stats: float[2 * rows * shards].
 // ---------------------------------------------------------------------------
-// shard g's list to / from the candidate buffers (empty slots: column INT_MAX)
+// shard g's list to the candidate buffers (empty slots: column INT_MAX)
 FK_INLINE void tk_store_candidates(__global float *cand_z, __global int *cand_i, size_t g,
                                    const tk_list *l)
 {
@@ -472,11 +472,13 @@ FK_INLINE void tk_store_candidates(__global float *cand_z, __global int *cand_i,
         cand_i[g * TOPK + j] = tk_index(l, j);
     }
 }
-FK_INLINE void tk_offer_candidates(tk_list *l, __global const float *cand_z,
-                                   __global const int *cand_i, size_t g)
+// the list of a row from its shards' candidates (shards g0 .. g0 + shards - 1)
+FK_INLINE void tk_merge_candidates(tk_list *l, __global const float *cand_z,
+                                   __global const int *cand_i, size_t g0, int shards)
 {
-    for (int j = 0; j < TOPK; ++j) {
-        if (cand_i[g * TOPK + j] != INT_MAX) tk_offer(l, cand_z[g * TOPK + j], cand_i[g * TOPK + j]);
+    tk_list_init(l, -INFINITY);
+    for (size_t i = g0 * TOPK; i < (g0 + (size_t)shards) * TOPK; ++i) {
+        if (cand_i[i] != INT_MAX) tk_offer(l, cand_z[i], cand_i[i]);
     }
 }
 
@@ -507,12 +509,9 @@ void softmax_topk_merge(__global const float *cand_z, __global const int *cand_i
     if (row >= (size_t)rows) return;
     const size_t g0 = row * (size_t)shards;
     float M = -INFINITY, D = 0.0f;
+    for (size_t g = g0; g < g0 + (size_t)shards; ++g) fk_online_merge(&M, &D, stats[2 * g], stats[2 * g + 1]);
     tk_list l;
-    tk_list_init(&l, -INFINITY);
-    for (size_t g = g0; g < g0 + (size_t)shards; ++g) {
-        fk_online_merge(&M, &D, stats[2 * g], stats[2 * g + 1]);
-        tk_offer_candidates(&l, cand_z, cand_i, g);
-    }
+    tk_merge_candidates(&l, cand_z, cand_i, g0, shards);
     tk_write_softmax(values + row * TOPK, indices + row * TOPK, &l, M, D);
 }
 
@@ -611,11 +610,8 @@ void topk_merge(__global const float *cand_z, __global const int *cand_i,
     if (row >= (size_t)rows) return;
     const size_t g0 = row * (size_t)shards;
     int bad = 0;
+    for (size_t g = g0; g < g0 + (size_t)shards; ++g) bad |= stats[2 * g] != 0.0f;
     tk_list l;
-    tk_list_init(&l, -INFINITY);
-    for (size_t g = g0; g < g0 + (size_t)shards; ++g) {
-        bad |= stats[2 * g] != 0.0f;
-        tk_offer_candidates(&l, cand_z, cand_i, g);
-    }
+    tk_merge_candidates(&l, cand_z, cand_i, g0, shards);
     tk_write_plain(values + row * TOPK, indices + row * TOPK, &l, bad);
 }
