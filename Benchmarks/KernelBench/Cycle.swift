@@ -11,14 +11,14 @@ struct Cycle: ParsableCommand {
     @Option(help: "cpu, opencl, opencl:N or a device-name substring.") var device = "opencl"
 
     func run() throws {
-        let shape = Shape(rows: 8, cols: 100)
-        let input = benchmarkInput(count: shape.count)
+        let input = benchmarkInput(count: 800)
         for _ in 0 ..< count {
             let engine = try Engine(device: device)
-            let x = try engine.tensor(input, shape: shape)
-            let y = try engine.softmax(x, kind: .logSoftmax, options: SoftmaxOptions(keepMask: [Bool](repeating: true, count: 100)))
-            _ = try engine.softmaxBackward(output: y, gradient: x, kind: .logSoftmax).toArray()
-            _ = try engine.copy(x).toArray()
+            let x = try engine.tensor(input, shape: [8, 100])
+            let keep = try engine.tensor([Bool](repeating: true, count: 100), shape: [100])
+            let y = try engine.softmax(x, kind: .logSoftmax, options: SoftmaxOptions(keepMask: keep))
+            _ = try engine.softmaxBackward(output: y, gradient: x, kind: .logSoftmax).array(of: Float.self)
+            _ = try engine.copy(x).array(of: Float.self)
         }
         print("\(count) engine cycles done")
     }

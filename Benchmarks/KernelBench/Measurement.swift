@@ -94,9 +94,9 @@ func benchmarkEngines(_ selector: String?) throws -> [Engine] {
 
 /// Copy bandwidth of `x` (bytes read + written, per median run): with streaming stores
 /// and with plain stores; `best` is the roofline a memory-bound op is judged against.
-func copyBandwidth(_ engine: Engine, _ x: DeviceTensor, into y: DeviceTensor,
+func copyBandwidth(_ engine: Engine, _ x: Tensor, into y: Tensor,
                    repeat count: Int) throws -> (best: Double, plain: Double) {
-    let bytes = 2 * Double(x.shape.count * x.dtype.byteCount)
+    let bytes = 2 * Double(x.count * x.dtype.byteCount)
     let streaming = try measure(engine, repeat: count) { try engine.copy(x, into: y, streamingStores: true) }
     let plain = try measure(engine, repeat: count) { try engine.copy(x, into: y, streamingStores: false) }
     let plainGBps = bytes / plain.median / 1e6

@@ -36,11 +36,12 @@ struct SoftmaxBench: ParsableCommand {
 func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32, variant: SoftmaxVariant = .auto,
                 engines: [Engine], repeat count: Int, json: Bool) throws {
     let options = SoftmaxOptions(variant: variant)
-    let shape = Shape(rows: rows, cols: cols)
-    let input = benchmarkInput(count: shape.count).map(dtype.round)
+    let shape = [rows, cols]
+    let input = benchmarkInput(count: rows * cols).map(dtype.round)
     // Rounded to the storage type, so that values that underflow there compare equal.
-    let reference = try Engine(device: "cpu").softmax(input, shape: shape, kind: kind).map(dtype.round)
-    let bytes = Double((shape.count + reference.count) * dtype.byteCount)
+    let cpu = try Engine(device: "cpu")
+    let reference = try cpu.softmax(try cpu.tensor(input, shape: shape), kind: kind).array(of: Float.self).map(dtype.round)
+    let bytes = Double((rows * cols + reference.count) * dtype.byteCount)
     for engine in engines {
         // Outputs are allocated once: a fresh buffer per run would time page faults.
         let x = try tensor(input, shape: shape, dtype: dtype, on: engine)
@@ -48,7 +49,7 @@ func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32
         let copied = try engine.copy(x)
         let op = try measure(engine, repeat: count) { try engine.softmax(x, into: y, kind: kind, options: options) }
         let copy = try copyBandwidth(engine, x, into: copied, repeat: count)
-        let output = try y.toArray()
+        let output = try y.array(of: Float.self)
         let gbps = bytes / op.median / 1e6
         Report(op: kind.rawValue, variant: variant.rawValue, dtype: dtype.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
                min_ms: op.min, gbps: gbps, roofline_gbps: copy.best, plain_copy_gbps: copy.plain,
@@ -73,10 +74,11 @@ struct Suite: ParsableCommand {
 }
 
 /// `values` stored as `dtype` on `engine`.
-func tensor(_ values: [Float], shape: Shape, dtype: DType, on engine: Engine) throws -> DeviceTensor {
+func tensor(_ values: [Float], shape: [Int], dtype: DType, on engine: Engine) throws -> Tensor {
     switch dtype {
     case .float32: return try engine.tensor(values, shape: shape)
     case .float16: return try engine.tensor(values.map(Float16.init), shape: shape)
     case .bfloat16: return try engine.tensor(values.map(BFloat16.init), shape: shape)
+    case .int32, .bool: throw ValidationError("\(dtype) is not a floating-point storage type")
     }
 }

@@ -20,10 +20,10 @@ struct Tune: ParsableCommand {
     static let longRowVariants: [SoftmaxVariant] = [.online, .threePass]
     /// One representative shape per class: short rows (≤ TuningParameters.longRowColumns),
     /// long rows, rows too few for the compute units (split into shards), and top-k.
-    static let shortRows = Shape(rows: 2048, cols: 4096)
-    static let longRows = Shape(rows: 256, cols: 1 << 18)
-    static let fewRows = Shape(rows: 1, cols: 1 << 22)
-    static let topKRows = Shape(rows: 2048, cols: 4096)
+    static let shortRows = [2048, 4096]
+    static let longRows = [256, 1 << 18]
+    static let fewRows = [1, 1 << 22]
+    static let topKRows = [2048, 4096]
 
     func run() throws {
         for engine in try benchmarkEngines(device) {
@@ -37,7 +37,7 @@ struct Tune: ParsableCommand {
             try tune(engine, &tuned, on: Self.shortRows, Self.shortRowVariants) { $0.softmaxShortRowsVariant = $1 }
             try tune(engine, &tuned, on: Self.longRows, Self.longRowVariants) { $0.softmaxLongRowsVariant = $1 }
             try tune(engine, &tuned, on: Self.fewRows, Self.itemsPerComputeUnit) { $0.itemsPerComputeUnit = $1 }
-            let x = try engine.tensor(benchmarkInput(count: Self.topKRows.count), shape: Self.topKRows)
+            let x = try engine.tensor(benchmarkInput(count: Self.topKRows.reduce(1, *)), shape: Self.topKRows)
             try tune(engine, &tuned, Self.rowsPerItem, { $0.topKRowsPerItem = $1 },
                      label: "top-8 \(Self.topKRows) rows per item") { _ = try engine.softmaxTopK(x, k: 8) }
             let url = try engine.saveTuning(tuned)
@@ -51,10 +51,10 @@ struct Tune: ParsableCommand {
 
     /// Applies to `tuned` (with `apply`) the candidate with the lowest median softmax
     /// time on `shape` (auto variant).
-    private func tune<Candidate>(_ engine: Engine, _ tuned: inout TuningParameters, on shape: Shape,
+    private func tune<Candidate>(_ engine: Engine, _ tuned: inout TuningParameters, on shape: [Int],
                                  _ candidates: [Candidate],
                                  _ apply: (inout TuningParameters, Candidate) -> Void) throws {
-        let x = try engine.tensor(benchmarkInput(count: shape.count), shape: shape)
+        let x = try engine.tensor(benchmarkInput(count: shape.reduce(1, *)), shape: shape)
         let y = try engine.softmax(x)
         try tune(engine, &tuned, candidates, apply, label: shape.description) { try engine.softmax(x, into: y) }
     }

@@ -25,6 +25,8 @@ public final class Engine: @unchecked Sendable {
     public let isStrict: Bool
 
     let context: OpenCLContext?
+    /// Tells this engine's tensors from every other engine's, living or gone.
+    let id = EngineIDs.next()
     private let kernelsDirectory: URL?
     private let warnings = WarningLog()
     private let sourceLock = NSLock()
@@ -75,13 +77,18 @@ public final class Engine: @unchecked Sendable {
         }
     }
 
-    /// Builds (or fetches from the caches) a kernel of `file` with `-D` options.
-    func kernel(_ name: String, file: String, options: [String], on context: OpenCLContext) throws -> CLKernel {
-        let source = try loadSource(file)
-        let program = try context.programs.program(source, options: options + context.device.requiredBuildOptions,
-                                                   context: context.context)
-        do { return try CLKernel(program: program, name: name) } catch let error as CLError {
-            throw FusedKernelsError.openCL(error)
+    /// Launches `spec` over `grid` with its parameters bound by name (building it, through
+    /// the program caches, on first use), and records the launch for `profile`.
+    func launch(_ spec: KernelSpec, _ grid: Grid, _ arguments: KernelArguments,
+                on context: OpenCLContext) throws {
+        let source = try loadSource(spec.file)
+        try context.serialized {
+            let kernel = try context.kernel(spec, source: source)
+            guard let signature = source.signatures[spec.entry] else {
+                throw FusedKernelsError.invalidKernelArguments(kernel: spec.entry, reason: "not declared in \(spec.file)")
+            }
+            try kernel.bind(arguments, signature: signature)
+            record(try context.enqueue(kernel, grid))
         }
     }
 
@@ -113,6 +120,24 @@ public final class Engine: @unchecked Sendable {
         } catch let error as CLError {
             throw FusedKernelsError.openCL(error)
         }
+    }
+}
+
+/// Engine numbers: unique for the life of the process.
+enum EngineIDs {
+    private static let counter = LockedCounter()
+    static func next() -> UInt64 { counter.next() }
+}
+
+final class LockedCounter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: UInt64 = 0
+
+    func next() -> UInt64 {
+        lock.lock()
+        defer { lock.unlock() }
+        value += 1
+        return value
     }
 }
 

@@ -10,19 +10,15 @@ import Testing
     static let tolerance = (rtol: 1e-6, atol: 5e-7)
 
     /// Softmax or log-softmax of `x` on the CPU path with `options`, into a poisoned output.
-    static func run(_ x: [Float], _ shape: Shape, _ kind: SoftmaxKind, _ options: SoftmaxOptions) throws -> [Float] {
+    static func run(_ x: [Float], _ shape: Shape, _ kind: SoftmaxKind, _ options: HostOptions) throws -> [Float] {
         let engine = try Engine(device: "cpu")
         var y = [Float](repeating: poison, count: shape.count)
-        try x.withUnsafeBufferPointer { x in
-            try y.withUnsafeMutableBufferPointer { y in
-                _ = try engine.softmax(x, shape: shape, into: y, kind: kind, options: options)
-            }
-        }
+        _ = try engine.softmax(x, shape: shape, into: &y, kind: kind, options: options)
         return y
     }
 
     /// Every variant against one naive result per kind.
-    static func checkVariants(_ x: [Float], _ shape: Shape, _ options: SoftmaxOptions, _ label: String,
+    static func checkVariants(_ x: [Float], _ shape: Shape, _ options: HostOptions, _ label: String,
                               sourceLocation: SourceLocation = #_sourceLocation) throws {
         for kind in kinds {
             let expected = NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options)
@@ -87,13 +83,13 @@ import Testing
         let x = rows.flatMap { $0 }
         for first in stride(from: 0, to: rows.count, by: 2) {
             let pair = Array(rows[first ..< min(rows.count, first + 2)])
-            try Self.checkVariants(pair.flatMap { $0 }, Shape(rows: pair.count, cols: cols), SoftmaxOptions(),
+            try Self.checkVariants(pair.flatMap { $0 }, Shape(rows: pair.count, cols: cols), HostOptions(),
                                    "special rows from \(first)")
         }
         // The semantics, stated directly: all −inf → 0 / −inf; NaN and +inf → a NaN row, no other.
         for variant in SoftmaxVariant.allCases {
             for kind in Self.kinds {
-                let y = try Self.run(x, shape, kind, SoftmaxOptions(variant: variant))
+                let y = try Self.run(x, shape, kind, HostOptions(variant: variant))
                 let row = { (r: Int) in y[r * cols ..< (r + 1) * cols] }
                 #expect(row(1).allSatisfy { kind == .softmax ? $0 == 0 : $0 == -.infinity }, "\(variant) \(kind)")
                 #expect((3 ... 5).allSatisfy { row($0).allSatisfy(\.isNaN) }, "\(variant) \(kind)")
@@ -111,7 +107,7 @@ import Testing
         // Every fourth column masked, and all of row 1.
         let keep = (0 ..< shape.count).map { i in i % 4 != 2 && i / cols != 1 }
         for i in x.indices where !keep[i] { x[i] = i % 8 == 2 ? .nan : .infinity }
-        let options = SoftmaxOptions(scale: 1.5, keepMask: keep)
+        let options = HostOptions(scale: 1.5, keepMask: keep)
         try Self.checkVariants(x, shape, options, "masked NaN/+inf")
         let clean = x.indices.map { keep[$0] ? x[$0] : 0 }
         for variant in SoftmaxVariant.allCases {
@@ -131,7 +127,7 @@ import Testing
         // Multiples of 2^-10 and scale 1: z − max is exact in Float, so what remains is the
         // error of exp (≤ 2.5e-7) and of the sum.
         let x = randomValues(shape.count, seed: 11, in: -10 ... 10).map { ($0 * 1024).rounded() / 1024 }
-        let options = SoftmaxOptions()
+        let options = HostOptions()
         let expected = NaiveSoftmax.forward(x, shape: shape, kind: .softmax, options: options)
         for variant in SoftmaxVariant.allCases {
             var options = options

@@ -23,14 +23,14 @@ import Testing
         #expect(DType.bfloat16.round(0.1) == BFloat16(0.1).float)
     }
 
-    func check<T: StorageElement>(_ type: T.Type, backend: TestBackend) throws {
+    func check<T: FloatingTensorElement>(_ type: T.Type, backend: TestBackend) throws {
         let engine = try backend.engine()
         let tolerance = Self.tolerances[T.dtype]!
         for (rows, cols) in [(3, 17), (5, 1000), (2, 4097)] where rows * cols <= backend.elementBudget {
             let shape = Shape(rows: rows, cols: cols)
             let x = randomValues(shape.count, seed: UInt64(rows + cols)).map(T.init)
             let xFloat = x.map(\.float)
-            let options = SoftmaxOptions(scale: 0.8, keepMask: (0 ..< cols).map { $0 % 5 != 2 })
+            let options = HostOptions(scale: 0.8, keepMask: (0 ..< cols).map { $0 % 5 != 2 })
             for kind in SoftmaxKind.allCases {
                 let y = try engine.softmax(x, shape: shape, kind: kind, options: options)
                 expectClose(y.map(\.float), NaiveSoftmax.forward(xFloat, shape: shape, kind: kind, options: options),
@@ -64,7 +64,7 @@ import Testing
     /// even: ≥ 99 % of the outputs equal the Double reference rounded to the storage
     /// type (only values within fp32 error of a rounding midpoint may differ; a
     /// truncating store misses about half), and a NaN row stays NaN.
-    func checkRounding<T: StorageElement>(_ type: T.Type, backend: TestBackend) throws {
+    func checkRounding<T: FloatingTensorElement>(_ type: T.Type, backend: TestBackend) throws {
         let engine = try backend.engine()
         for cols in [1003, 16411] where 3 * cols <= backend.elementBudget {
             let shape = Shape(rows: 3, cols: cols)
@@ -72,7 +72,7 @@ import Testing
             x[2 * cols + 7] = T(.nan)
             let xFloat = x.map(\.float)
             for variant in SoftmaxVariant.allCases {
-                let y = try engine.softmax(x, shape: shape, kind: .softmax, options: SoftmaxOptions(variant: variant))
+                let y = try engine.softmax(x, shape: shape, kind: .softmax, options: HostOptions(variant: variant))
                 let expected = NaiveSoftmax.forward(xFloat, shape: shape, kind: .softmax)
                 let label = "\(backend.label) \(T.dtype) \(variant) \(shape)"
                 let exact = (0 ..< 2 * cols).filter { y[$0].float == T.dtype.round(Float(expected[$0])) }.count

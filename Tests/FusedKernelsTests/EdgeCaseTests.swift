@@ -27,7 +27,7 @@ import Testing
         let x = Self.rows.flatMap { $0 }
         for kind in SoftmaxKind.allCases {
           for variant in SoftmaxVariant.allCases {
-            let y = try engine.softmax(x, shape: shape, kind: kind, options: SoftmaxOptions(variant: variant))
+            let y = try engine.softmax(x, shape: shape, kind: kind, options: HostOptions(variant: variant))
             let expected = NaiveSoftmax.forward(x, shape: shape, kind: kind)
             expectClose(y, expected, rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
                         "\(backend.label) \(kind) \(variant)")
@@ -49,7 +49,7 @@ import Testing
         // Row 1 masked out by the boolean mask, row 2 by an additive −inf mask.
         let keep = (0 ..< shape.count).map { $0 / 40 != 1 }
         let additive = (0 ..< shape.count).map { $0 / 40 == 2 ? -Float.infinity : 0 }
-        let options = SoftmaxOptions(additiveMask: additive, keepMask: keep)
+        let options = HostOptions(additiveMask: additive, keepMask: keep)
         let softmax = try engine.softmax(x, shape: shape, kind: .softmax, options: options)
         let logSoftmax = try engine.softmax(x, shape: shape, kind: .logSoftmax, options: options)
         let lse = try engine.softmax(x, shape: shape, kind: .logSumExp, options: options)

@@ -4,7 +4,7 @@ import Foundation
 /// The textbook softmax family in Double, one element at a time: the yardstick the
 /// CPU SIMD reference and every device are measured against.
 enum NaiveSoftmax {
-    static func logits(_ x: [Float], shape: Shape, options: SoftmaxOptions) -> [[Double]] {
+    static func logits(_ x: [Float], shape: Shape, options: HostOptions) -> [[Double]] {
         (0 ..< shape.rows).map { row in
             (0 ..< shape.cols).map { col in
                 let i = row * shape.cols + col
@@ -16,7 +16,7 @@ enum NaiveSoftmax {
         }
     }
 
-    static func forward(_ x: [Float], shape: Shape, kind: SoftmaxKind, options: SoftmaxOptions = .init()) -> [Double] {
+    static func forward(_ x: [Float], shape: Shape, kind: SoftmaxKind, options: HostOptions = .init()) -> [Double] {
         logits(x, shape: shape, options: options).flatMap { z -> [Double] in
             let finite = z.filter { !$0.isNaN }
             let m = finite.max() ?? -.infinity

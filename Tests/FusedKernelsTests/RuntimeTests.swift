@@ -38,8 +38,8 @@ import Testing
             #expect(searched.contains(missing.path))
         }
         let found = try KernelSources()
-        let source = try found.load("softmax.cl")
-        #expect(!source.text.contains("#include \"common.h\""), "headers are inlined")
+        let source = try found.load("softmax/online.cl")
+        #expect(!source.text.contains("#include \"lib/common.h\""), "headers are inlined")
         #expect(throws: FusedKernelsError.self) { _ = try found.load("no-such-file.cl") }
     }
 
@@ -57,13 +57,84 @@ import Testing
         #expect(BinaryCache(environment: ["XDG_CACHE_HOME": "/x"]).directory.path == "/x/fused-kernels/programs")
     }
 
-    /// A second engine (as a second process would) finds the program on disk.
+    /// A second engine (as a second process would) loads the program from disk instead
+    /// of compiling it, and the loaded program computes the same result.
     @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" && !$0.isSimulator })
     func programsPersistOnDisk(backend: TestBackend) throws {
+        let x: [Float] = [1, 2, 3, 0.5, -1]
+        let shape = Shape(rows: 1, cols: 5)
+        let first = try backend.engine()
+        let expected = try first.softmax(x, shape: shape)
+        let second = try backend.engine()
+        let y = try second.softmax(x, shape: shape)
+        let programs = try #require(second.context?.programs)
+        #expect(programs.loadedFromDisk == 1 && programs.compiledFromSource == 0,
+                "loaded \(programs.loadedFromDisk), compiled \(programs.compiledFromSource)")
+        #expect(y == expected)
+    }
+
+    /// Kernel signatures are read from the sources: every parameter by name and kind.
+    @Test func kernelSignaturesAreParsed() throws {
+        let signatures = try KernelSources().load("copy/copy.cl").signatures
+        #expect(signatures["copy_float"] == KernelSignature(entry: "copy_float", parameters: [
+            .init(name: "src", kind: .buffer), .init(name: "dst", kind: .buffer), .init(name: "n", kind: .scalar("int")),
+        ]))
+        let parsed = KernelSignature.all(in: """
+            // __kernel void commented_out(int a)
+            __kernel __attribute__((reqd_work_group_size(WG, 1, 1))) void k(__global const float* restrict a,
+                __local float *tile, /* a comment, with a comma */ const long n, float scale) {}
+            """)
+        #expect(parsed.keys.sorted() == ["k"])
+        #expect(parsed["k"]?.parameters == [.init(name: "a", kind: .buffer), .init(name: "tile", kind: .local),
+                                            .init(name: "n", kind: .scalar("long")),
+                                            .init(name: "scale", kind: .scalar("float"))])
+    }
+
+    /// Arguments are bound by name: a missing, unknown, repeated or mistyped one is a
+    /// typed error, never a launch with garbage.
+    @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" && !$0.isSimulator })
+    func argumentsAreBoundByName(backend: TestBackend) throws {
         let engine = try backend.engine()
-        _ = try engine.softmax([1, 2, 3] as [Float], shape: Shape(rows: 1, cols: 3))
-        let files = try FileManager.default.contentsOfDirectory(atPath: BinaryCache().directory.path)
-        #expect(files.contains { $0.hasSuffix(".bin") })
+        let context = try #require(engine.context)
+        let spec = KernelSpec(file: "copy/copy.cl", entry: "copy_float", defines: ["COPY_VECS": 1, "WG_SIZE": 1])
+        let source = try context.makeBuffer(bytes: 64)
+        let target = try context.makeBuffer(bytes: 64)
+        let cases: [(KernelArguments, String)] = [
+            (["src": .buffer(source), "dst": .buffer(target)], "'n' not bound"),
+            (["src": .buffer(source), "dst": .buffer(target), "n": .int(16), "m": .int(1)], "no parameter named 'm'"),
+            (["src": .buffer(source), "dst": .buffer(target), "n": .float(16)], "'n' is scalar(\"int\"), got float(16.0)"),
+            (["src": .buffer(source), "src": .buffer(source), "dst": .buffer(target), "n": .int(16)], "'src' given twice"),
+        ]
+        for (arguments, reason) in cases {
+            #expect(throws: FusedKernelsError.invalidKernelArguments(kernel: "copy_float", reason: reason)) {
+                try engine.launch(spec, .linear(1, groupSize: 1), arguments, on: context)
+            }
+        }
+        try engine.launch(spec, .linear(1, groupSize: 1), ["n": .int(0), "dst": .buffer(target), "src": .buffer(source)],
+                          on: context)
+    }
+
+    /// Two threads sharing one engine: on PoCL's basic device this deadlocked within ~30
+    /// calls (one thread waiting forever in clEnqueueWriteBuffer) before launches were
+    /// serialised per device. A watchdog turns a hang into a failure.
+    @Test(arguments: TestBackend.all.filter { !$0.isSimulator })
+    func oneEngineServesTwoThreads(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        let shape = Shape(rows: 4, cols: 1000)
+        let x = randomValues(shape.count, seed: 12)
+        let expected = try engine.softmax(x, shape: shape)
+        let finished = DispatchSemaphore(value: 0)
+        let mismatches = Counter()
+        for _ in 0 ..< 2 {
+            Thread.detachNewThread {
+                for _ in 0 ..< 100 where (try? engine.softmax(x, shape: shape)) != expected { mismatches.increment() }
+                finished.signal()
+            }
+        }
+        for thread in 0 ..< 2 {
+            #expect(finished.wait(timeout: .now() + 120) == .success, "thread \(thread) hung")
+        }
+        #expect(mismatches.value == 0)
     }
 
     /// Create, run and destroy engines repeatedly: every OpenCL object is released
@@ -78,5 +149,23 @@ import Testing
             let y = try engine.softmax(try engine.tensor(x, shape: Shape(rows: 4, cols: 16))).toArray()
             if let first { #expect(y == first) } else { first = y }
         }
+    }
+}
+
+/// A thread-safe count.
+final class Counter: @unchecked Sendable {
+    private let lock = NSLock()
+    private var count = 0
+
+    func increment() {
+        lock.lock()
+        count += 1
+        lock.unlock()
+    }
+
+    var value: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return count
     }
 }

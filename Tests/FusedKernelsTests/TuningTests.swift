@@ -61,9 +61,9 @@ import Testing
     /// work-groups (OpenCL 1.2 devices reject a partial one).
     @Test func workGroupSizeShapesTheLaunch() {
         let launch = SoftmaxLaunchParameters(rowsPerItem: 3, chunk: 2, workGroupSize: 4)
-        #expect(launch.buildOptions.contains("-DWG_SIZE=4"))
-        #expect(launch.globalSize(items: launch.items(rows: 7)) == 4)
-        #expect(launch.globalSize(items: 8) == 8 && launch.globalSize(items: 9) == 12)
+        #expect(launch.defines["WG_SIZE"]?.description == "4")
+        #expect(Grid.linear(launch.items(rows: 7), groupSize: 4) == Grid(global: [4], local: [4]))
+        #expect(Grid.linear(8, groupSize: 4).global == [8] && Grid.linear(9, groupSize: 4).global == [12])
     }
 
     /// Any valid launch parameters give the same results.
@@ -106,23 +106,23 @@ import Testing
 
     @Test func autoUsesEveryComputeUnit() {
         let wholeRows = SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8)
-        #expect(plan(4096, 4096) == .rows(variant: 1, launch: wholeRows), "block kernel, 8 rows per item")
-        #expect(plan(64, 1 << 20) == .rows(variant: 0, launch: wholeRows), "8 items of 8 long rows")
-        #expect(plan(8, 1 << 20) == .rows(variant: 0, launch: .init(rowsPerItem: 1, chunk: 8)))
+        #expect(plan(4096, 4096) == .rows(.block, launch: wholeRows), "block kernel, 8 rows per item")
+        #expect(plan(64, 1 << 20) == .rows(.online, launch: wholeRows), "8 items of 8 long rows")
+        #expect(plan(8, 1 << 20) == .rows(.online, launch: .init(rowsPerItem: 1, chunk: 8)))
         #expect(plan(1, 1 << 20) == .shards(ShardLayout(cols: 1 << 20, shards: 8)))
         #expect(plan(3, 40_000) == .shards(ShardLayout(cols: 40_000, shards: 2)), "shards ≥ 16384 columns")
-        #expect(plan(3, 20_000) == .rows(variant: 0, launch: .init(rowsPerItem: 1, chunk: 8)), "too short to split")
+        #expect(plan(3, 20_000) == .rows(.online, launch: .init(rowsPerItem: 1, chunk: 8)), "too short to split")
         #expect(plan(1, 1 << 20, kind: nil) == .shards(ShardLayout(cols: 1 << 20, shards: 8)), "statistics too")
-        #expect(plan(1, 1 << 20, .online) == .rows(variant: 0, launch: .init(rowsPerItem: 1, chunk: 8)))
+        #expect(plan(1, 1 << 20, .online) == .rows(.online, launch: .init(rowsPerItem: 1, chunk: 8)))
     }
 
     @Test func measuredVariantsDriveAuto() {
         let tuned = TuningParameters(softmaxShortRows: .init(rowsPerItem: 8, chunk: 8),
                                      softmaxLongRows: .init(rowsPerItem: 8, chunk: 8),
                                      softmaxShortRowsVariant: .threePass, softmaxLongRowsVariant: .threePass)
-        #expect(plan(4096, 4096, tuning: tuned) == .rows(variant: 2, launch: .init(rowsPerItem: 8, chunk: 8)))
-        #expect(plan(64, 1 << 20, tuning: tuned) == .rows(variant: 2, launch: .init(rowsPerItem: 8, chunk: 8)))
-        #expect(plan(64, 1 << 20, kind: .logSumExp, tuning: tuned) == .rows(variant: 0, launch: .init(rowsPerItem: 8, chunk: 8)))
+        #expect(plan(4096, 4096, tuning: tuned) == .rows(.threePass, launch: .init(rowsPerItem: 8, chunk: 8)))
+        #expect(plan(64, 1 << 20, tuning: tuned) == .rows(.threePass, launch: .init(rowsPerItem: 8, chunk: 8)))
+        #expect(plan(64, 1 << 20, kind: .logSumExp, tuning: tuned) == .rows(.online, launch: .init(rowsPerItem: 8, chunk: 8)))
         var twoPass = tuned
         twoPass.softmaxLongRowsVariant = .twoPass
         #expect(!twoPass.isValid, "auto never picks the two-pass algorithm (limited range)")

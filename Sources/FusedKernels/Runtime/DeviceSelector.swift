@@ -6,7 +6,7 @@ import Foundation
 /// - `opencl`: the OpenCL device with the most compute units; an error if there is none.
 /// - `opencl:N`: device N of `kernel-bench devices`; an error if it does not exist.
 /// - anything else: the first device whose name or platform contains it (case-insensitive);
-///   when none does, the CPU path runs and `Engine.fallbackReason` says why.
+///   an error listing every device when none does.
 /// - unset, empty or `auto`: the best OpenCL device, else the CPU path.
 enum DeviceSelector: Equatable, Sendable {
     case auto
@@ -61,7 +61,7 @@ enum DeviceSelector: Equatable, Sendable {
             }) {
                 return (match, nil)
             }
-            return (nil, "no OpenCL device matches '\(text)'")
+            throw FusedKernelsError.deviceNotFound(selector: text, available: devices.map(\.description))
         }
     }
 }

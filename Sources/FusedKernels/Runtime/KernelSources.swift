@@ -6,11 +6,14 @@ struct KernelSource: Sendable {
     let text: String
     /// Hash of the resolved text: part of every program-cache key.
     let hash: String
+    /// The parameter lists of its kernels, for binding arguments by name.
+    let signatures: [String: KernelSignature]
 
     init(file: String, text: String) {
         self.file = file
         self.text = text
         self.hash = StableHash.hex(text)
+        self.signatures = KernelSignature.all(in: text)
     }
 }
 
@@ -40,7 +43,7 @@ struct KernelSources: Sendable {
                 .deletingLastPathComponent().deletingLastPathComponent()
             candidates.append(packageRoot.appendingPathComponent("Kernels"))
         }
-        let marker = "common.h"
+        let marker = "lib/common.h"
         guard let found = candidates.first(where: {
             FileManager.default.fileExists(atPath: $0.appendingPathComponent(marker).path)
         }) else {
@@ -49,13 +52,15 @@ struct KernelSources: Sendable {
         directory = found
     }
 
-    /// Reads `file` and inlines its `#include "name"` lines from the same folder, so
-    /// the driver needs no `-I` path and the hash covers every header used.
+    /// Reads `file` and inlines its `#include "path"` lines, each path relative to the
+    /// `Kernels/` root (as `-I Kernels` would resolve it), so the driver needs no `-I`
+    /// path and the hash covers every header used; a header is inlined once.
     func load(_ file: String) throws -> KernelSource {
-        KernelSource(file: file, text: try resolved(file, seen: []))
+        var seen: Set<String> = [file]
+        return KernelSource(file: file, text: try resolved(file, seen: &seen))
     }
 
-    private func resolved(_ file: String, seen: Set<String>) throws -> String {
+    private func resolved(_ file: String, seen: inout Set<String>) throws -> String {
         let url = directory.appendingPathComponent(file)
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {
             throw FusedKernelsError.kernelSourcesNotFound(searched: [url.path])
@@ -65,9 +70,7 @@ struct KernelSources: Sendable {
             let trimmed = line.trimmingCharacters(in: .whitespaces)
             if trimmed.hasPrefix("#include \""), let name = trimmed.split(separator: "\"").dropFirst().first {
                 let header = String(name)
-                if !seen.contains(header) {
-                    lines.append(try resolved(header, seen: seen.union([file, header])))
-                }
+                if seen.insert(header).inserted { lines.append(try resolved(header, seen: &seen)) }
             } else {
                 lines.append(String(line))
             }

@@ -2,29 +2,46 @@ import COpenCL
 import Foundation
 
 /// A context and an in-order, profiling command queue on one device, plus the
-/// programs built for it. Thread-safe: OpenCL queues and contexts are.
+/// programs built for it and one kernel object per kernel spec. Thread-safe: every
+/// call that touches the queue or a kernel object holds the device's lock (see
+/// `serialized`), so binding a pooled kernel's arguments and enqueueing it is atomic.
 final class OpenCLContext: @unchecked Sendable {
     let device: OpenCLDevice
     let context: cl_context
     let queue: cl_command_queue
     let programs: ProgramCache
+    private var kernels: [KernelSpec: CLKernel] = [:]
 
-    /// Oclgrind's runtime is not thread-safe (Oclgrind issues #28 and #202: concurrent
-    /// contexts lose kernel writes and corrupt its heap), so every call into a
-    /// simulator goes through one process-wide lock; other drivers run concurrently.
-    private static let simulatorLock = NSRecursiveLock()
+    /// One lock per device, shared by every context on it. Drivers differ in what they
+    /// allow concurrently: PoCL's `basic` device deadlocked with two threads enqueueing
+    /// on one queue (one waited forever in clEnqueueWriteBuffer), and Oclgrind's
+    /// runtime is not thread-safe at all (its issues #28 and #202: lost kernel writes, a
+    /// corrupt heap), so every simulator shares one process-wide lock. Serialising
+    /// costs little: an in-order queue runs one command at a time anyway.
+    private static let locks = DeviceLocks()
+
+    private static func lock(for device: OpenCLDevice) -> NSRecursiveLock {
+        locks.lock(forKey: device.isSimulator ? 0 : device.handleBits)
+    }
+
+    private let deviceLock: NSRecursiveLock
 
     static func serialized<T>(_ device: OpenCLDevice, _ body: () throws -> T) rethrows -> T {
-        guard device.isSimulator else { return try body() }
-        simulatorLock.lock()
-        defer { simulatorLock.unlock() }
+        let lock = lock(for: device)
+        lock.lock()
+        defer { lock.unlock() }
         return try body()
     }
 
-    func serialized<T>(_ body: () throws -> T) rethrows -> T { try Self.serialized(device, body) }
+    func serialized<T>(_ body: () throws -> T) rethrows -> T {
+        deviceLock.lock()
+        defer { deviceLock.unlock() }
+        return try body()
+    }
 
     init(device: OpenCLDevice) throws {
         self.device = device
+        deviceLock = Self.lock(for: device)
         (context, queue) = try Self.serialized(device) {
             var status: cl_int = 0
             var id: cl_device_id? = device.handle
@@ -44,6 +61,7 @@ final class OpenCLContext: @unchecked Sendable {
     deinit {
         serialized {
             clFinish(queue)
+            kernels.removeAll()
             programs.releaseAll()
             clReleaseCommandQueue(queue)
             clReleaseContext(context)
@@ -67,26 +85,52 @@ final class OpenCLContext: @unchecked Sendable {
 
     func makeBuffer<T>(_ values: UnsafeBufferPointer<T>) throws -> CLBuffer {
         let buffer = try makeBuffer(bytes: values.count * MemoryLayout<T>.stride)
-        try buffer.write(values)
+        try buffer.write(UnsafeRawBufferPointer(values))
         return buffer
     }
 
-    /// Enqueues `kernel` over a 1-D range; `global` is rounded up to a multiple of `local`.
-    func enqueue(_ kernel: CLKernel, global: Int, local: Int?) throws -> CLEvent {
-        var globalSize = global
-        var localSize = local ?? 0
-        if let local { globalSize = (global + local - 1) / local * local }
+    /// The pooled kernel object of `spec`, built (through the program caches) on first
+    /// use. Call inside `serialized`: the object's arguments are shared state.
+    func kernel(_ spec: KernelSpec, source: KernelSource) throws -> CLKernel {
+        if let kernel = kernels[spec] { return kernel }
+        let program = try programs.program(source, options: spec.buildOptions + device.requiredBuildOptions,
+                                           context: context)
+        let kernel = try CLKernel(program: program, name: spec.entry)
+        kernels[spec] = kernel
+        return kernel
+    }
+
+    /// Enqueues `kernel` over `grid`. Call inside `serialized`, right after binding.
+    func enqueue(_ kernel: CLKernel, _ grid: Grid) throws -> CLEvent {
+        let global = grid.global
         var event: cl_event?
-        let status = withUnsafePointer(to: &localSize) { localPointer in
-            clEnqueueNDRangeKernel(queue, kernel.kernel, 1, nil, &globalSize,
-                                   local == nil ? nil : localPointer, 0, nil, &event)
+        let status = global.withUnsafeBufferPointer { global in
+            (grid.local ?? []).withUnsafeBufferPointer { local in
+                clEnqueueNDRangeKernel(queue, kernel.kernel, cl_uint(global.count), nil, global.baseAddress,
+                                       grid.local == nil ? nil : local.baseAddress, 0, nil, &event)
+            }
         }
-        try CLError.check(status, "clEnqueueNDRangeKernel(\(kernel.name))")
+        try CLError.check(status, "clEnqueueNDRangeKernel(\(kernel.name), \(grid))")
         return CLEvent(event!, name: kernel.name)
     }
 
     func finish() throws {
         try CLError.check(clFinish(queue), "clFinish")
+    }
+}
+
+/// The locks of `OpenCLContext.serialized`, one per key, created on first use.
+private final class DeviceLocks: @unchecked Sendable {
+    private let registry = NSLock()
+    private var locks: [UInt: NSRecursiveLock] = [:]
+
+    func lock(forKey key: UInt) -> NSRecursiveLock {
+        registry.lock()
+        defer { registry.unlock() }
+        if let lock = locks[key] { return lock }
+        let lock = NSRecursiveLock()
+        locks[key] = lock
+        return lock
     }
 }
 
@@ -111,36 +155,37 @@ final class CLBuffer: @unchecked Sendable {
 
     deinit { context.serialized { _ = clReleaseMemObject(memory) } }
 
-    func write<T>(_ values: UnsafeBufferPointer<T>) throws {
-        let bytes = values.count * MemoryLayout<T>.stride
-        precondition(bytes <= byteCount)
-        guard bytes > 0, let base = values.baseAddress else { return }
+    /// Copies `source` into the buffer from byte `offset` on (blocking).
+    func write(_ source: UnsafeRawBufferPointer, at offset: Int = 0) throws {
+        precondition(offset >= 0 && offset + source.count <= byteCount, "write past the buffer")
+        guard let base = source.baseAddress, source.count > 0 else { return }
         try context.serialized {
-            try CLError.check(clEnqueueWriteBuffer(context.queue, memory, cl_bool(CL_TRUE), 0, bytes, base, 0, nil, nil),
-            "clEnqueueWriteBuffer")
+            try CLError.check(clEnqueueWriteBuffer(context.queue, memory, cl_bool(CL_TRUE), offset, source.count, base,
+                                                   0, nil, nil), "clEnqueueWriteBuffer")
         }
     }
 
-    /// The first `count` elements as a new array.
-    func readArray<T>(count: Int, as type: T.Type = T.self) throws -> [T] {
+    /// Copies the buffer's bytes from `offset` on into `target` (blocking).
+    func read(into target: UnsafeMutableRawBufferPointer, from offset: Int = 0) throws {
+        precondition(offset >= 0 && offset + target.count <= byteCount, "read past the buffer")
+        guard let base = target.baseAddress, target.count > 0 else { return }
+        try context.serialized {
+            try CLError.check(clEnqueueReadBuffer(context.queue, memory, cl_bool(CL_TRUE), offset, target.count, base,
+                                                  0, nil, nil), "clEnqueueReadBuffer")
+        }
+    }
+
+    /// `count` elements of `T` from element `index` on, as a new array.
+    func readArray<T>(count: Int, from index: Int = 0, as type: T.Type = T.self) throws -> [T] {
         try [T](unsafeUninitializedCapacity: count) { elements, initialized in
-            try read(into: UnsafeMutableBufferPointer(start: elements.baseAddress, count: count))
+            try read(into: UnsafeMutableRawBufferPointer(elements), from: index * MemoryLayout<T>.stride)
             initialized = count
-        }
-    }
-
-    func read<T>(into values: UnsafeMutableBufferPointer<T>) throws {
-        let bytes = values.count * MemoryLayout<T>.stride
-        precondition(bytes <= byteCount)
-        guard bytes > 0, let base = values.baseAddress else { return }
-        try context.serialized {
-            try CLError.check(clEnqueueReadBuffer(context.queue, memory, cl_bool(CL_TRUE), 0, bytes, base, 0, nil, nil),
-            "clEnqueueReadBuffer")
         }
     }
 }
 
-/// A kernel object; owned by one launch at a time (clSetKernelArg is not thread-safe).
+/// A kernel object, pooled per spec by its context (arguments are bound under the
+/// device lock: clSetKernelArg is not thread-safe).
 final class CLKernel {
     let kernel: cl_kernel
     let name: String
@@ -155,21 +200,6 @@ final class CLKernel {
     }
 
     deinit { clReleaseKernel(kernel) }
-
-    func setArg(_ index: Int, _ buffer: CLBuffer?) throws {
-        var memory: cl_mem? = buffer?.memory
-        let status = buffer == nil
-            ? clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, nil)
-            : clSetKernelArg(kernel, cl_uint(index), MemoryLayout<cl_mem>.size, &memory)
-        try CLError.check(status, "clSetKernelArg(\(name), \(index))")
-    }
-
-    func setArg<T: BitwiseCopyable>(_ index: Int, _ value: T) throws {
-        var value = value
-        try CLError.check(
-            clSetKernelArg(kernel, cl_uint(index), MemoryLayout<T>.size, &value),
-            "clSetKernelArg(\(name), \(index))")
-    }
 }
 
 /// A launched command; its profiled duration is available once it completed.

@@ -9,6 +9,9 @@ final class ProgramCache: @unchecked Sendable {
     private let lock = NSLock()
     private var programs: [String: Result<cl_program, FusedKernelsError>] = [:]
     private let disk = BinaryCache()
+    /// How each program got here: compiled from source, or loaded from the disk cache.
+    private(set) var compiledFromSource = 0
+    private(set) var loadedFromDisk = 0
 
     init(device: OpenCLDevice) {
         self.device = device
@@ -42,8 +45,10 @@ final class ProgramCache: @unchecked Sendable {
     private func build(_ source: KernelSource, options: String, key: String, context: cl_context) throws -> cl_program {
         let diskKey = StableHash.hex(key)
         if let binary = disk.load(diskKey), let program = try? fromBinary(binary, options: options, context: context) {
+            loadedFromDisk += 1
             return program
         }
+        compiledFromSource += 1
         var status: cl_int = 0
         let program = source.text.withCString { text -> cl_program? in
             var pointer: UnsafePointer<CChar>? = text

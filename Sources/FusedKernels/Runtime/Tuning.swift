@@ -23,13 +23,11 @@ public struct SoftmaxLaunchParameters: Codable, Hashable, Sendable, CustomString
             && (1 ... 256).contains(workGroupSize) && workGroupSize.nonzeroBitCount == 1
     }
 
-    var buildOptions: [String] { ["-DROWS_PER_ITEM=\(rowsPerItem)", "-DCHUNK=\(chunk)", "-DWG_SIZE=\(workGroupSize)"] }
+    var defines: [String: CustomStringConvertible] {
+        ["ROWS_PER_ITEM": rowsPerItem, "CHUNK": chunk, "WG_SIZE": workGroupSize]
+    }
 
     func items(rows: Int) -> Int { (rows + rowsPerItem - 1) / rowsPerItem }
-
-    /// The global size for `items` work-items: whole work-groups (the kernels skip the
-    /// items past the end).
-    func globalSize(items: Int) -> Int { (items + workGroupSize - 1) / workGroupSize * workGroupSize }
 }
 
 /// Per-device launch parameters: measured by `kernel-bench tune`, stored as JSON in
@@ -72,9 +70,6 @@ public struct TuningParameters: Codable, Hashable, Sendable {
         self.minimumShardColumns = minimumShardColumns
         self.topKRowsPerItem = topKRowsPerItem
     }
-
-    /// The parameters for rows of `shape`.
-    public func softmax(_ shape: Shape) -> SoftmaxLaunchParameters { softmax(cols: shape.cols) }
 
     /// Rows per work-item for `rows` rows on `computeUnits`: at most `preferred`, fewer
     /// when rows are too few for `itemsPerComputeUnit` items on each compute unit.

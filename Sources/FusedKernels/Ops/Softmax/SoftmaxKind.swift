@@ -1,15 +1,14 @@
 /// Which member of the softmax family an op computes over each row's last axis.
 public enum SoftmaxKind: String, Sendable, CaseIterable {
-    /// e^z / Σ e^z, `[rows, cols]` out.
+    /// e^z / Σ e^z, x's shape out.
     case softmax
-    /// z − log Σ e^z, `[rows, cols]` out.
+    /// z − log Σ e^z, x's shape out.
     case logSoftmax
-    /// log Σ e^z, `[rows]` out.
+    /// log Σ e^z, x's shape with the last extent 1 out.
     case logSumExp
 
-    /// Elements of the output for an input of `shape`.
-    func outputCount(_ shape: Shape) -> Int { self == .logSumExp ? shape.rows : shape.count }
-    func outputShape(_ shape: Shape) -> Shape { self == .logSumExp ? Shape(rows: shape.rows, cols: 1) : shape }
+    /// The output's shape for an input of `shape`: the same, or the last extent 1.
+    func outputShape(_ shape: [Int]) -> [Int] { self == .logSumExp ? Array(shape.dropLast()) + [1] : shape }
 
     /// The `OUTPUT_MODE` the kernels are specialised with.
     var outputMode: Int {
@@ -58,37 +57,23 @@ public enum SoftmaxVariant: String, Codable, Sendable, CaseIterable {
     public static let blockMaxColumns = 16384
 }
 
-/// Options of the softmax family: z = scale·x + additiveMask, and z = −inf where
-/// `keepMask` is false. Each mask is `[cols]` (broadcast over rows) or `[rows, cols]`.
+/// Options of the softmax family: z = scale·x + additiveMask, and z = −∞ where
+/// `keepMask` is false. Each mask is a tensor of the same engine that broadcasts to x's
+/// shape (NumPy rules: a `[cols]` mask applies to every row, a `[B, 1, L, L]` mask to
+/// every head): `additiveMask` float32, `keepMask` bool.
 public struct SoftmaxOptions: Sendable {
     public var scale: Float
-    public var additiveMask: [Float]?
-    public var keepMask: [Bool]?
+    public var additiveMask: Tensor?
+    public var keepMask: Tensor?
     /// The forward algorithm on OpenCL and on the CPU path; results differ only by
     /// rounding (and `twoPass`'s range).
     public var variant: SoftmaxVariant
 
-    public init(scale: Float = 1, additiveMask: [Float]? = nil, keepMask: [Bool]? = nil,
+    public init(scale: Float = 1, additiveMask: Tensor? = nil, keepMask: Tensor? = nil,
                 variant: SoftmaxVariant = .auto) {
         self.scale = scale
         self.additiveMask = additiveMask
         self.keepMask = keepMask
         self.variant = variant
-    }
-
-    /// Row stride of each mask (0 when broadcast), after checking its size against `shape`.
-    func validate(for shape: Shape) throws -> (additiveStride: Int, keepStride: Int) {
-        guard scale.isFinite else {
-            throw FusedKernelsError.invalidArgument(argument: "scale", reason: "must be finite, got \(scale)")
-        }
-        return (try maskStride(additiveMask?.count, "additiveMask", shape),
-                try maskStride(keepMask?.count, "keepMask", shape))
-    }
-
-    private func maskStride(_ count: Int?, _ argument: String, _ shape: Shape) throws -> Int {
-        guard let count else { return 0 }
-        if count == shape.cols { return 0 }
-        if count == shape.count { return shape.cols }
-        throw FusedKernelsError.maskShapeMismatch(argument: argument, count: count, rows: shape.rows, cols: shape.cols)
     }
 }

@@ -1,18 +1,16 @@
 /// Every error the package throws. Input errors are raised before any kernel runs.
 public enum FusedKernelsError: Error, Equatable, CustomStringConvertible, Sendable {
-    /// A shape is not usable (a dimension < 1, or an element count that overflows).
-    case invalidShape(argument: String, rows: Int, cols: Int)
+    /// A shape is not usable (rank outside 1...4, an extent < 1, too many elements).
+    case invalidShape(argument: String, shape: [Int], reason: String)
     /// An argument's element count does not match what the shape requires.
     case sizeMismatch(argument: String, expected: Int, actual: Int)
-    /// A mask's shape is neither `[cols]` nor `[rows, cols]`.
-    case maskShapeMismatch(argument: String, count: Int, rows: Int, cols: Int)
-    /// Two tensors that must share a shape do not.
-    case shapeMismatch(argument: String, expected: Shape, actual: Shape)
+    /// A tensor's shape is not the one the op needs (or does not broadcast to it).
+    case shapeMismatch(argument: String, expected: [Int], actual: [Int])
     /// Two tensors that must share a storage type do not.
     case dtypeMismatch(argument: String, expected: DType, actual: DType)
     /// A scalar argument is out of range (e.g. a non-finite scale).
     case invalidArgument(argument: String, reason: String)
-    /// A tensor lives on a different device than the engine it was passed to.
+    /// A tensor belongs to another engine (alive or gone) than the one it was passed to.
     case deviceMismatch(argument: String, tensorDevice: String, engineDevice: String)
     /// No OpenCL platform or device is available and OpenCL was required.
     case noOpenCLDevice(reason: String)
@@ -24,15 +22,15 @@ public enum FusedKernelsError: Error, Equatable, CustomStringConvertible, Sendab
     case kernelSourcesNotFound(searched: [String])
     /// An OpenCL call failed.
     case openCL(CLError)
+    /// A launch's arguments do not match its kernel's parameters (a bug in the package).
+    case invalidKernelArguments(kernel: String, reason: String)
 
     public var description: String {
         switch self {
-        case let .invalidShape(argument, rows, cols):
-            return "\(argument): invalid shape [\(rows), \(cols)]; rows and cols must be ≥ 1"
+        case let .invalidShape(argument, shape, reason):
+            return "\(argument): invalid shape \(shape): \(reason)"
         case let .sizeMismatch(argument, expected, actual):
             return "\(argument): expected \(expected) elements, got \(actual)"
-        case let .maskShapeMismatch(argument, count, rows, cols):
-            return "\(argument): \(count) elements is neither [\(cols)] nor [\(rows), \(cols)]"
         case let .shapeMismatch(argument, expected, actual):
             return "\(argument): expected shape \(expected), got \(actual)"
         case let .dtypeMismatch(argument, expected, actual):
@@ -51,6 +49,8 @@ public enum FusedKernelsError: Error, Equatable, CustomStringConvertible, Sendab
             return "kernel sources not found; looked in: \(searched.joined(separator: ", "))"
         case let .openCL(error):
             return error.description
+        case let .invalidKernelArguments(kernel, reason):
+            return "kernel \(kernel): \(reason)"
         }
     }
 }

@@ -1,9 +1,9 @@
 /// How a softmax-family forward is laid out on an OpenCL device: whole rows per
-/// work-item (`softmax_forward` built with a `VARIANT`), or each row cut into column
-/// shards (`softmax_shard_stats`, then `softmax_shard_output`) when there are too
-/// few rows to give every compute unit work.
+/// work-item (one kernel per algorithm), or each row cut into column shards
+/// (`softmax_shard_stats`, then `softmax_shard_output`) when there are too few rows to
+/// give every compute unit work.
 enum SoftmaxPlan: Equatable {
-    case rows(variant: Int, launch: SoftmaxLaunchParameters)
+    case rows(SoftmaxAlgorithm, launch: SoftmaxLaunchParameters)
     case shards(ShardLayout)
 
     /// `kind == nil` is the normalizer statistics.
@@ -21,26 +21,34 @@ enum SoftmaxPlan: Equatable {
         // Fewer rows per work-item when rows are few, so that every compute unit gets some.
         var launch = tuning.softmax(cols: shape.cols)
         launch.rowsPerItem = tuning.rowsPerItem(launch.rowsPerItem, rows: shape.rows, computeUnits: device.computeUnits)
-        return .rows(variant: kernelVariant(kind: kind, cols: shape.cols, variant: variant, device: device,
-                                            tuning: tuning),
+        return .rows(algorithm(kind: kind, cols: shape.cols, variant: variant, device: device, tuning: tuning),
                      launch: launch)
     }
 
-    /// The kernel's `VARIANT`: 0 online, 1 block, 2 three-pass, 3 two-pass.
-    private static func kernelVariant(kind: SoftmaxKind?, cols: Int, variant: SoftmaxVariant,
-                                      device: OpenCLDevice, tuning: TuningParameters) -> Int {
-        guard kind == .softmax || kind == .logSoftmax else { return 0 }
+    /// The kernel for whole rows: log-sum-exp and the statistics always take the online
+    /// pass; the block kernel only holds rows of up to `blockMaxColumns`.
+    private static func algorithm(kind: SoftmaxKind?, cols: Int, variant: SoftmaxVariant,
+                                  device: OpenCLDevice, tuning: TuningParameters) -> SoftmaxAlgorithm {
+        guard kind == .softmax || kind == .logSoftmax else { return .online }
         let blockFits = cols <= SoftmaxVariant.blockMaxColumns
         switch variant {
-        case .online, .split: return 0
-        case .block: return blockFits ? 1 : 0
-        case .threePass: return 2
-        case .twoPass: return 3
+        case .online, .split: return .online
+        case .block: return blockFits ? .block : .online
+        case .threePass: return .threePass
+        case .twoPass: return .twoPass
         case .auto:
             let measured = tuning.softmaxVariant(cols: cols) ?? (blockFits && device.isCPU ? .block : .online)
-            return kernelVariant(kind: kind, cols: cols, variant: measured, device: device, tuning: tuning)
+            return algorithm(kind: kind, cols: cols, variant: measured, device: device, tuning: tuning)
         }
     }
+}
+
+/// The whole-row forward kernels, one file each (`Kernels/softmax/`).
+enum SoftmaxAlgorithm: String, Equatable {
+    case online, block, threePass = "three_pass", twoPass = "two_pass"
+
+    var file: String { "softmax/\(rawValue).cl" }
+    var entry: String { "softmax_\(rawValue)" }
 }
 
 extension TuningParameters {

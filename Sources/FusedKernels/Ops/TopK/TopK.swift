@@ -1,0 +1,55 @@
+/// The k largest entries of each row over the last axis: `values` (the input's dtype)
+/// ordered descending, ties to the lower column index, and their column `indices`
+/// (int32); both of the input's shape with the last extent k.
+public struct TopK: Sendable {
+    public let values: Tensor
+    public let indices: Tensor
+}
+
+/// Fused softmax + top-k (Milakov & Gimelshein): the k most probable entries of each
+/// row of softmax(scale·x) from one read of x, and a plain top-k of any tensor (the
+/// second half of the unfused baseline). A row holding NaN or +inf gives NaN values
+/// and index −1; an all −inf row gives probability 0 at indices 0..<k.
+extension Engine {
+    /// The largest k the kernels are built for.
+    public static let maxTopK = 256
+
+    public func softmaxTopK(_ x: Tensor, k: Int, scale: Float = 1) throws -> TopK {
+        try runTopK(x, k: k, scale: scale, softmax: true)
+    }
+
+    /// The k largest values of each row of `x` (no softmax).
+    public func topK(_ x: Tensor, k: Int) throws -> TopK {
+        try runTopK(x, k: k, scale: 1, softmax: false)
+    }
+
+    private func runTopK(_ x: Tensor, k: Int, scale: Float, softmax: Bool) throws -> TopK {
+        try checkFloatingInput(x, "x")
+        let cols = x.shape[x.rank - 1]
+        guard (1 ... Engine.maxTopK).contains(k) else {
+            throw FusedKernelsError.invalidArgument(argument: "k", reason: "must be in 1...\(Engine.maxTopK), got \(k)")
+        }
+        guard k <= cols else {
+            throw FusedKernelsError.invalidArgument(argument: "k", reason: "\(k) exceeds the row length \(cols)")
+        }
+        try checkFinite(scale, "scale")
+        let shape = Shape(rows: x.count / cols, cols: cols)
+        let outputShape = Array(x.shape.dropLast()) + [k]
+        let result = TopK(values: try empty(shape: outputShape, dtype: x.dtype),
+                          indices: try empty(shape: outputShape, dtype: .int32))
+        _ = try dispatch(softmax ? "softmaxTopK" : "topK", openCL: { context in
+            try encodeTopK(try kernelRows(x, on: context), dtype: x.dtype, k: k, scale: scale, softmax: softmax,
+                           into: result, on: context)
+        }, cpu: {
+            var values = [Float](repeating: 0, count: shape.rows * k)
+            var indices = [Int32](repeating: 0, count: shape.rows * k)
+            try x.withHostFloats { x in
+                TopKReference.topK(x, shape: shape, k: k, scale: scale, softmax: softmax, values: &values,
+                                   indices: &indices)
+            }
+            try result.values.store(values)
+            try result.indices.storeElements(indices)
+        })
+        return result
+    }
+}
