@@ -1,4 +1,4 @@
-// copy.cl — the roofline copy kernel: dst[i] = src[i] for i in [0, n).
+// copy/copy.cl — the roofline copy kernel: dst[i] = src[i] for i in [0, n).
 // Bandwidth reference for memory-bound kernels (bytes moved = 2 * n * 4).
 //
 // LAUNCH RULE (1-D NDRange):
@@ -12,14 +12,15 @@
 //   COPY_VECS    float16 vectors per work-item                  default 2048
 //   WG_SIZE      local size (reqd_work_group_size)               default 1
 //   FK_NT_STORE  1: non-temporal (streaming) stores, clang only  default 1
-//   FK_VLOAD     1: vload16/vstore16 instead of the unaligned typedef (0)
+//   FK_VLOAD     1: vload16/vstore16 instead of the unaligned typedef (0;
+//                lib/common.h)
 //
 // Each block: a scalar head until dst is 64-byte aligned, then float16
 // unaligned loads / aligned (non-temporal) stores, then a scalar tail. With
 // FK_NT_STORE the stores bypass the cache and skip the read-for-ownership of
 // dst: ~2x the bandwidth of plain stores here. The softmax kernels write
 // their outputs the same way, so the comparison stays like for like.
-#include "common.h"
+#include "lib/common.h"
 
 #ifndef COPY_VECS
 #define COPY_VECS 2048

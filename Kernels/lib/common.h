@@ -9,9 +9,9 @@
 // * fk_expneg / fk_expneg16: c*e^x for x <= 0 (11 ops), the softmax hot loop.
 // * fk_max*: a max that maps to one vmaxps and never turns NaN into a number
 //   in the first operand (fmax/max may drop NaN, see below).
-// * fk_online_step / fk_online_merge / fk_online_merge16 /
-//   fk_online_reduce16: the online-normalizer recurrence (Milakov &
-//   Gimelshein) on (m, d) pairs, safe for m = -inf.
+// * fk_shard: the (row, column range) of a work-item in a sharded launch.
+// Storage types (-DDTYPE) live in lib/dtype.h, the online normalizer and the
+// Kahan step in lib/online.h.
 #ifndef FK_COMMON_H
 #define FK_COMMON_H
 
@@ -222,126 +222,5 @@ FK_INLINE int fk_any16(int16 v)
 FK_INLINE float   fk_max(float a, float b)       { return (b > a) ? b : a; }
 FK_INLINE float16 fk_max16(float16 a, float16 b) { return (b > a) ? b : a; }
 
-// ---------------------------------------------------------------------------
-// Online normalizer on (m, d): m = running max, d = sum of e^(x - m).
-//
-// The naive step d' = d*e^(m - m') + e^(x - m') gives NaN when m' = -inf
-// (e^(-inf - -inf)). We subtract a "safe" max instead: ms = (m' == -inf) ? 0
-// : m'. With m' = -inf every x so far is -inf, e^(x - 0) = 0 and
-// e^(m - 0) = 0, so d stays exactly 0 (a fully masked row), never NaN.
-// A NaN x leaves m alone (comparison is false) and makes d NaN, so NaN
-// propagates to everything computed from d (the row's outputs), by design.
-// ---------------------------------------------------------------------------
-FK_INLINE float fk_safe_max(float m) { return (m == -INFINITY) ? 0.0f : m; }
-FK_INLINE float16 fk_safe_max16(float16 m)
-{
-    return (m == (float16)(-INFINITY)) ? (float16)0.0f : m;
-}
-
-// absorb one value x into (m, d)
-FK_INLINE void fk_online_step(float *m, float *d, float x)
-{
-    float mn = fk_max(*m, x);
-    float ms = fk_safe_max(mn);
-    *d = *d * fk_exp(*m - ms) + fk_exp(x - ms);
-    *m = mn;
-}
-
-// merge (m2, d2) into (m, d): the associative combine of two partial pairs
-FK_INLINE void fk_online_merge(float *m, float *d, float m2, float d2)
-{
-    float mn = fk_max(*m, m2);
-    float ms = fk_safe_max(mn);
-    *d = *d * fk_exp(*m - ms) + d2 * fk_exp(m2 - ms);
-    *m = mn;
-}
-
-// lane-wise merge of two float16 (m, d) accumulators
-FK_INLINE void fk_online_merge16(float16 *m, float16 *d, float16 m2, float16 d2)
-{
-    float16 mn = fk_max16(*m, m2);
-    float16 ms = fk_safe_max16(mn);
-    *d = *d * fk_exp16(*m - ms) + d2 * fk_exp16(m2 - ms);
-    *m = mn;
-}
-
-// reduce a float16 (m, d) accumulator to one pair (tree of merges)
-FK_INLINE void fk_online_reduce16(float16 m, float16 d, float *mo, float *dout)
-{
-    const float8 mlo = FK_LO8(m), mhi = FK_HI8(m);
-    float8 m8 = (mhi > mlo) ? mhi : mlo;
-    float8 ms8 = (m8 == (float8)(-INFINITY)) ? (float8)0.0f : m8;
-    float8 d8 = FK_LO8(d) * fk_exp8(mlo - ms8) + FK_HI8(d) * fk_exp8(mhi - ms8);
-    const float4 m4lo = FK_LO4(m8), m4hi = FK_HI4(m8);
-    float4 mn4 = (m4hi > m4lo) ? m4hi : m4lo;
-    float4 ms4 = (mn4 == (float4)(-INFINITY)) ? (float4)0.0f : mn4;
-    float4 d4 = FK_LO4(d8) * fk_exp4(m4lo - ms4) + FK_HI4(d8) * fk_exp4(m4hi - ms4);
-    float mm = mn4.s0, dd = d4.s0;
-    fk_online_merge(&mm, &dd, mn4.s1, d4.s1);
-    fk_online_merge(&mm, &dd, mn4.s2, d4.s2);
-    fk_online_merge(&mm, &dd, mn4.s3, d4.s3);
-    *mo = mm;
-    *dout = dd;
-}
-
-// ---------------------------------------------------------------------------
-// Tensor storage type, -DDTYPE: 0 float, 1 half (IEEE fp16), 2 bfloat16 (the
-// top 16 bits of a float, kept as ushort). Arithmetic is always float; only
-// loads and stores change. fk_store_t is the element type of tensor buffers.
-//   FK_SLOAD16(p) / FK_SLOAD1(p): 16 / 1 elements at p as float
-//   FK_SSTORE16(v, p) / FK_SSTORE1(v, p): round to nearest even and store
-//   FK_SSTORE16_ALIGNED(v, p): the same to a 64-byte aligned p (after
-//     FK_HEAD(p) elements), as a streaming store where FK_NT_STORE allows:
-//     no read for ownership of the output lines
-// ---------------------------------------------------------------------------
-#ifndef DTYPE
-#define DTYPE 0
-#endif
-#if DTYPE == 1
-typedef half fk_store_t;
-#define FK_SLOAD16(p) vload_half16(0, (p))
-#define FK_SLOAD1(p) vload_half(0, (p))
-#define FK_SSTORE16(v, p) vstore_half16_rte((v), 0, (p))
-#define FK_SSTORE1(v, p) vstore_half_rte((v), 0, (p))
-// the fp16 bits of v, rounded to nearest even: there are no half values
-// without cl_khr_fp16, so through a private buffer (kept in registers)
-FK_INLINE ushort16 fk_half_bits16(float16 v)
-{
-    ushort16 b;
-    vstore_half16_rte(v, 0, (__private half *)&b);
-    return b;
-}
-#define FK_SSTORE16_ALIGNED(v, p) FK_STORE16_ALIGNED_U16(fk_half_bits16(v), (p))
-#elif DTYPE == 2
-typedef ushort fk_store_t;
-#define FK_SLOAD16(p) as_float16(convert_uint16(FK_LOAD16_U16(p)) << 16)
-#define FK_SLOAD1(p) as_float((uint)(*(p)) << 16)
-// round to nearest even on the bits; a NaN keeps its sign and stays quiet
-// (the rounded bits are the high halves of the 32-bit lanes, gathered by one
-// shuffle: as a truncation, clang fused it with a streaming store into a
-// plain vpmovdw store)
-FK_INLINE ushort16 fk_to_bf16_16(float16 v)
-{
-    const uint16 b = as_uint16(v);
-    const uint16 r = isnan(v) ? (b | (uint16)0x400000) : b + (uint16)0x7FFF + ((b >> 16) & (uint16)1);
-    return shuffle2(as_ushort16(FK_LO8(r)), as_ushort16(FK_HI8(r)),
-                    (ushort16)(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31));
-}
-FK_INLINE ushort fk_to_bf16(float v)
-{
-    const uint b = as_uint(v);
-    return (ushort)(isnan(v) ? ((b >> 16) | 0x40u) : ((b + 0x7FFFu + ((b >> 16) & 1u)) >> 16));
-}
-#define FK_SSTORE16(v, p) FK_STORE16_U16(fk_to_bf16_16(v), (p))
-#define FK_SSTORE1(v, p) (*(p) = fk_to_bf16(v))
-#define FK_SSTORE16_ALIGNED(v, p) FK_STORE16_ALIGNED_U16(fk_to_bf16_16(v), (p))
-#else
-typedef float fk_store_t;
-#define FK_SLOAD16(p) FK_LOAD16(p)
-#define FK_SLOAD1(p) (*(p))
-#define FK_SSTORE16(v, p) FK_STORE16((v), (p))
-#define FK_SSTORE1(v, p) (*(p) = (v))
-#define FK_SSTORE16_ALIGNED(v, p) FK_STORE16_ALIGNED((v), (p))
-#endif
 
 #endif // FK_COMMON_H

@@ -18,7 +18,6 @@ extension Engine {
             "DTYPE": call.x.dtype.kernelCode,
             "OUTPUT_MODE": call.kind?.outputMode ?? 3,
             "BLOCK_MAX_COLS": SoftmaxVariant.blockMaxColumns,
-            "HAS_ROW_FACTOR": rowFactor == nil ? 0 : 1,
             "HAS_ADD_MASK": call.additive == nil ? 0 : 1,
             "HAS_BOOL_MASK": call.keep == nil ? 0 : 1,
         ] as [String: CustomStringConvertible]) { $1 }

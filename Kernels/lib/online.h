@@ -1,0 +1,83 @@
+// online.h — the online normalizer (Milakov & Gimelshein) on (m, d) pairs,
+// safe for m = -inf, and the one Kahan step every kernel's per-lane sums use.
+//   fk_safe_max / fk_safe_max16   m with -inf -> 0 (the max to subtract)
+//   fk_online_step                absorb one value into (m, d)
+//   fk_online_merge / 16          associative combine of two (m, d) pairs
+//   fk_online_reduce16            float16 lanes -> one (m, d)
+//   fk_kahan16                    one compensated add: (s, c) += e
+#ifndef FK_ONLINE_H
+#define FK_ONLINE_H
+#include "lib/common.h"
+
+// ---------------------------------------------------------------------------
+// Online normalizer on (m, d): m = running max, d = sum of e^(x - m).
+//
+// The naive step d' = d*e^(m - m') + e^(x - m') gives NaN when m' = -inf
+// (e^(-inf - -inf)). We subtract a "safe" max instead: ms = (m' == -inf) ? 0
+// : m'. With m' = -inf every x so far is -inf, e^(x - 0) = 0 and
+// e^(m - 0) = 0, so d stays exactly 0 (a fully masked row), never NaN.
+// A NaN x leaves m alone (comparison is false) and makes d NaN, so NaN
+// propagates to everything computed from d (the row's outputs), by design.
+// ---------------------------------------------------------------------------
+FK_INLINE float fk_safe_max(float m) { return (m == -INFINITY) ? 0.0f : m; }
+FK_INLINE float16 fk_safe_max16(float16 m)
+{
+    return (m == (float16)(-INFINITY)) ? (float16)0.0f : m;
+}
+
+// absorb one value x into (m, d)
+FK_INLINE void fk_online_step(float *m, float *d, float x)
+{
+    float mn = fk_max(*m, x);
+    float ms = fk_safe_max(mn);
+    *d = *d * fk_exp(*m - ms) + fk_exp(x - ms);
+    *m = mn;
+}
+
+// merge (m2, d2) into (m, d): the associative combine of two partial pairs
+FK_INLINE void fk_online_merge(float *m, float *d, float m2, float d2)
+{
+    float mn = fk_max(*m, m2);
+    float ms = fk_safe_max(mn);
+    *d = *d * fk_exp(*m - ms) + d2 * fk_exp(m2 - ms);
+    *m = mn;
+}
+
+// lane-wise merge of two float16 (m, d) accumulators
+FK_INLINE void fk_online_merge16(float16 *m, float16 *d, float16 m2, float16 d2)
+{
+    float16 mn = fk_max16(*m, m2);
+    float16 ms = fk_safe_max16(mn);
+    *d = *d * fk_exp16(*m - ms) + d2 * fk_exp16(m2 - ms);
+    *m = mn;
+}
+
+// reduce a float16 (m, d) accumulator to one pair (tree of merges)
+FK_INLINE void fk_online_reduce16(float16 m, float16 d, float *mo, float *dout)
+{
+    const float8 mlo = FK_LO8(m), mhi = FK_HI8(m);
+    float8 m8 = (mhi > mlo) ? mhi : mlo;
+    float8 ms8 = (m8 == (float8)(-INFINITY)) ? (float8)0.0f : m8;
+    float8 d8 = FK_LO8(d) * fk_exp8(mlo - ms8) + FK_HI8(d) * fk_exp8(mhi - ms8);
+    const float4 m4lo = FK_LO4(m8), m4hi = FK_HI4(m8);
+    float4 mn4 = (m4hi > m4lo) ? m4hi : m4lo;
+    float4 ms4 = (mn4 == (float4)(-INFINITY)) ? (float4)0.0f : mn4;
+    float4 d4 = FK_LO4(d8) * fk_exp4(m4lo - ms4) + FK_HI4(d8) * fk_exp4(m4hi - ms4);
+    float mm = mn4.s0, dd = d4.s0;
+    fk_online_merge(&mm, &dd, mn4.s1, d4.s1);
+    fk_online_merge(&mm, &dd, mn4.s2, d4.s2);
+    fk_online_merge(&mm, &dd, mn4.s3, d4.s3);
+    *mo = mm;
+    *dout = dd;
+}
+
+// One Kahan step on 16 lanes: the sum is s - c (c the lost low-order part).
+// Plain float lanes lose ~1e-5 relative over 10^6 columns.
+FK_INLINE void fk_kahan16(float16 *s, float16 *c, float16 e)
+{
+    const float16 t = e - *c, u = *s + t;
+    *c = (u - *s) - t;
+    *s = u;
+}
+
+#endif // FK_ONLINE_H
