@@ -17,15 +17,23 @@ let package = Package(
             pkgConfig: "OpenCL",
             providers: [.apt(["ocl-icd-opencl-dev", "opencl-headers"])]
         ),
+        // The CPU path's GEMM work: OpenBLAS on Linux (Accelerate where it exists).
+        .systemLibrary(
+            name: "COpenBLAS",
+            path: "Sources/COpenBLAS",
+            pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]
+        ),
         .target(
             name: "FusedKernels",
-            dependencies: ["COpenCL"],
+            dependencies: ["COpenCL", .target(name: "COpenBLAS", condition: .when(platforms: [.linux]))],
             resources: [.copy("../../Kernels")]
         ),
         .executableTarget(
             name: "KernelBench",
             dependencies: [
                 "FusedKernels",
+                .target(name: "COpenBLAS", condition: .when(platforms: [.linux])),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             path: "Benchmarks/KernelBench",

@@ -52,6 +52,8 @@ public struct TuningParameters: Codable, Hashable, Sendable {
     public var minimumShardColumns: Int
     /// Rows each work-item of the top-k kernels owns.
     public var topKRowsPerItem: Int
+    /// The matmul tiles `auto` uses on this device (nil: the preset of its type).
+    public var matmul: MatmulParameters?
 
     /// Long rows start where the block kernel no longer holds a row.
     public static let longRowColumns = SoftmaxVariant.blockMaxColumns

@@ -1,0 +1,55 @@
+/// Matmul on OpenCL (`Kernels/matmul/matmul.cl`): the preset's tile parameters, the
+/// 3-D launch (one work-group per C tile and batch) and the arguments by name.
+extension Engine {
+    /// The tile parameters `preset` stands for on this device: the tuning file's for the
+    /// device's own kind, else the documented presets.
+    func matmulParameters(_ preset: KernelPreset, device: OpenCLDevice) -> MatmulParameters {
+        switch preset {
+        case .cpu: return .cpu
+        case .gpu: return .gpu
+        case .auto: return tuning.matmul ?? (device.isCPU ? .cpu : .gpu)
+        }
+    }
+
+    func encodeMatmul(_ call: MatmulCall, into c: Tensor, preset: KernelPreset, on context: OpenCLContext) throws {
+        let parameters = matmulParameters(preset, device: context.device)
+        guard parameters.workGroupSize <= context.device.maxWorkGroupSize,
+              UInt64(parameters.localBytes) <= context.device.localMemoryBytes else {
+            throw FusedKernelsError.invalidArgument(argument: "preset", reason:
+                "\(parameters) needs \(parameters.workGroupSize) items and \(parameters.localBytes) B of local memory; "
+                    + "\(context.device.name) has \(context.device.maxWorkGroupSize) and \(context.device.localMemoryBytes)")
+        }
+        guard case .device(let aBuffer) = call.a.tensor.storage.location,
+              case .device(let bBuffer) = call.b.tensor.storage.location,
+              case .device(let cBuffer) = c.storage.location else {
+            throw FusedKernelsError.invalidArgument(argument: "a", reason: "not a device tensor")
+        }
+        let output = OutputMatrix(c, m: call.m)
+        let spec = KernelSpec(file: "matmul/matmul.cl", entry: "matmul",
+                              defines: parameters.defines.merging(["DTYPE": call.a.tensor.dtype.kernelCode]) { $1 })
+        let (p, groupsN, groupsM) = (parameters, (call.n + parameters.nwg - 1) / parameters.nwg,
+                                     (call.m + parameters.mwg - 1) / parameters.mwg)
+        try launch(spec, Grid(global: [groupsN * p.ndimc, groupsM * p.mdimc, call.batch], local: [p.ndimc, p.mdimc, 1]), [
+            "a": .buffer(aBuffer), "a_offset": .int64(call.a.tensor.offset), "a_batch_stride": .int64(call.a.batchStride),
+            "a_row_stride": .int64(call.a.rowStride), "a_col_stride": .int64(call.a.colStride),
+            "b": .buffer(bBuffer), "b_offset": .int64(call.b.tensor.offset), "b_batch_stride": .int64(call.b.batchStride),
+            "b_row_stride": .int64(call.b.rowStride), "b_col_stride": .int64(call.b.colStride),
+            "c": .buffer(cBuffer), "c_offset": .int64(c.offset), "c_batch_stride": .int64(output.batchStride),
+            "c_row_stride": .int64(output.rowStride),
+            "m": .int(call.m), "n": .int(call.n), "k": .int(call.k), "alpha": .float(call.alpha), "beta": .float(call.beta),
+        ], on: context)
+    }
+}
+
+/// Where C's rows are: an output is checked writable, so its rows (batch and m
+/// flattened) are evenly strided with unit column stride.
+struct OutputMatrix {
+    let rowStride: Int64
+    let batchStride: Int64
+
+    init(_ c: Tensor, m: Int) {
+        let layout = c.rowLayout!
+        rowStride = Int64(layout.rowStride)
+        batchStride = Int64(layout.rowStride * m)
+    }
+}

@@ -1,0 +1,50 @@
+/// The tile parameters of `Kernels/matmul/matmul.cl` (CLBlast's naming): a work-group
+/// computes an `mwg` × `nwg` tile of C in k-blocks of `kwg`, with `mdimc` × `ndimc`
+/// work-items, each sweeping `mr` × `nr` register micro-tiles of `vwn`-wide vectors
+/// over its (mwg/mdimc) × (nwg/ndimc) share.
+public struct MatmulParameters: Codable, Hashable, Sendable, CustomStringConvertible {
+    public var mwg: Int
+    public var nwg: Int
+    public var kwg: Int
+    public var mdimc: Int
+    public var ndimc: Int
+    public var vwn: Int
+    public var mr: Int
+    public var nr: Int
+
+    public init(mwg: Int, nwg: Int, kwg: Int, mdimc: Int, ndimc: Int, vwn: Int, mr: Int, nr: Int) {
+        (self.mwg, self.nwg, self.kwg, self.mdimc, self.ndimc, self.vwn, self.mr, self.nr) =
+            (mwg, nwg, kwg, mdimc, ndimc, vwn, mr, nr)
+    }
+
+    /// CPU devices (measured on PoCL pthread, 2-core Zen 4): one item per group, a
+    /// 12 × 32 micro-tile (24 zmm accumulators), A/B blocks packed in private memory.
+    public static let cpu = MatmulParameters(mwg: 96, nwg: 256, kwg: 256, mdimc: 1, ndimc: 1, vwn: 16, mr: 12, nr: 32)
+    /// GPU devices: 16 × 16 cooperating items, 64 × 64 tiles staged in __local memory by
+    /// coalesced loads, 4 × 4 results per item (speed not measured here).
+    public static let gpu = MatmulParameters(mwg: 64, nwg: 64, kwg: 16, mdimc: 16, ndimc: 16, vwn: 4, mr: 4, nr: 4)
+
+    public var description: String {
+        "MWG \(mwg) NWG \(nwg) KWG \(kwg) MDIMC \(mdimc) NDIMC \(ndimc) VWN \(vwn) MR \(mr) NR \(nr)"
+    }
+
+    var defines: [String: CustomStringConvertible] {
+        ["MWG": mwg, "NWG": nwg, "KWG": kwg, "MDIMC": mdimc, "NDIMC": ndimc, "VWN": vwn, "MR": mr, "NR": nr]
+    }
+
+    /// Items cooperate (and stage tiles in __local memory) when a group has several.
+    var workGroupSize: Int { mdimc * ndimc }
+
+    /// Bytes of __local memory a group uses (0 for the one-item design).
+    var localBytes: Int { workGroupSize > 1 ? kwg * (mwg + nwg) * 4 : 0 }
+
+    /// The divisibility rules the kernel checks with #error, so that a bad set is a
+    /// typed error here rather than a build failure.
+    var isValid: Bool {
+        let positive = [mwg, nwg, kwg, mdimc, ndimc, vwn, mr, nr].allSatisfy { $0 >= 1 }
+        guard positive, mwg % mdimc == 0, nwg % ndimc == 0, [1, 2, 4, 8, 16].contains(vwn) else { return false }
+        let (mwi, nwi) = (mwg / mdimc, nwg / ndimc)
+        let oneItem = workGroupSize == 1 ? mwg % 16 == 0 && nwg % 16 == 0 && kwg % 16 == 0 : true
+        return mwi % mr == 0 && nwi % nr == 0 && nr % vwn == 0 && oneItem && workGroupSize <= 1024
+    }
+}
