@@ -5,7 +5,8 @@ struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernel-bench",
         abstract: "Benchmarks FusedKernels' ops against the roofline measured in the same run.",
-        subcommands: [Suite.self, Devices.self, SoftmaxBench.self, TopKBench.self, Tune.self, Cycle.self],
+        subcommands: [Suite.self, Devices.self, RooflineBench.self, SoftmaxBench.self, TopKBench.self, MatmulBench.self,
+                      Tune.self, Cycle.self],
         defaultSubcommand: Suite.self
     )
 }

@@ -1,0 +1,129 @@
+import ArgumentParser
+import Foundation
+import FusedKernels
+#if canImport(Accelerate)
+import Accelerate
+#else
+import COpenBLAS
+#endif
+
+struct MatmulBench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "matmul",
+        abstract: "Time C = op(A)·op(B) against the same run's FMA roofline and a direct BLAS call.")
+
+    @Option(help: "Rows of op(A) and C.") var m = 2048
+    @Option(help: "Columns of op(B) and C.") var n = 2048
+    @Option(help: "The shared dimension.") var k = 2048
+    @Flag(help: "A is stored [k, m].") var transposeA = false
+    @Flag(help: "B is stored [n, k] (the A·Bᵀ of a classifier head).") var transposeB = false
+    @Option(help: "Batched matrices (A, B and C get a leading axis).") var batch: Int?
+    @Option(help: "Storage of A, B and C: float32, float16 or bfloat16 (accumulation is fp32).") var dtype = "float32"
+    @Option(help: "Kernel tiles on OpenCL: auto (by device type), cpu or gpu.") var preset = "auto"
+    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
+    var device: String?
+    @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 5
+    @Flag(help: "One JSON object per measurement.") var json = false
+
+    func run() throws {
+        guard let dtype = DType(rawValue: dtype), dtype.isFloatingPoint else {
+            throw ValidationError("--dtype must be float32, float16 or bfloat16")
+        }
+        guard let preset = KernelPreset(rawValue: preset) else { throw ValidationError("--preset must be auto, cpu or gpu") }
+        guard m >= 1, n >= 1, k >= 1, (batch ?? 1) >= 1, `repeat` >= 1 else { throw ValidationError("sizes must be ≥ 1") }
+        let batchAxis = batch.map { [$0] } ?? []
+        let aShape = batchAxis + (transposeA ? [k, m] : [m, k])
+        let bShape = batchAxis + (transposeB ? [n, k] : [k, n])
+        let aValues = benchmarkInput(count: aShape.reduce(1, *)).map { dtype.round($0 / 8) }
+        let bValues = benchmarkInput(count: bShape.reduce(1, *), seed: 7).map { dtype.round($0 / 8) }
+        let flops = 2 * Double(m) * Double(n) * Double(k) * Double(batch ?? 1)
+        let blas = blasRate(aValues, bValues, flops: flops)
+        let cpu = try Engine(device: "cpu")
+        let reference = try cpu.matmul(try tensor(aValues, shape: aShape, dtype: dtype, on: cpu),
+                                       try tensor(bValues, shape: bShape, dtype: dtype, on: cpu),
+                                       transposeA: transposeA, transposeB: transposeB).array(of: Float.self)
+        for engine in try benchmarkEngines(device) {
+            let a = try tensor(aValues, shape: aShape, dtype: dtype, on: engine)
+            let b = try tensor(bValues, shape: bShape, dtype: dtype, on: engine)
+            let c = try engine.matmul(a, b, transposeA: transposeA, transposeB: transposeB, preset: preset)
+            let time = try measure(engine, repeat: `repeat`) {
+                try engine.matmul(a, b, into: c, transposeA: transposeA, transposeB: transposeB, preset: preset)
+            }
+            let peak = try engine.fmaPeak()
+            let gflops = flops / time.median / 1e6
+            MatmulReport(dtype: dtype.rawValue, device: engine.backend.description, preset: preset.rawValue,
+                         shape: [batch ?? 1, m, n, k], transpose_a: transposeA, transpose_b: transposeB,
+                         median_ms: time.median, min_ms: time.min, gflops: gflops, fma_peak_gflops: peak,
+                         fraction_of_fma_peak: gflops / peak, blas_gflops: blas, fraction_of_blas: gflops / blas,
+                         max_error: normwiseError(try c.array(of: Float.self), reference)).print(json: json)
+        }
+    }
+
+    /// GFLOP/s of `cblas_sgemm` called directly on dense fp32 copies of the same operands
+    /// (one call per batch), median of the repetitions: the CPU baseline of this run.
+    private func blasRate(_ a: [Float], _ b: [Float], flops: Double) -> Double {
+        var c = [Float](repeating: 0, count: (batch ?? 1) * m * n)
+        let (lda, ldb) = (transposeA ? m : k, transposeB ? k : n)
+        let call = {
+            a.withUnsafeBufferPointer { a in
+                b.withUnsafeBufferPointer { b in
+                    c.withUnsafeMutableBufferPointer { c in
+                        for z in 0 ..< (self.batch ?? 1) {
+                            cblas_sgemm(CblasRowMajor, self.transposeA ? CblasTrans : CblasNoTrans,
+                                        self.transposeB ? CblasTrans : CblasNoTrans, Int32(self.m), Int32(self.n),
+                                        Int32(self.k), 1, a.baseAddress! + z * self.m * self.k, Int32(lda),
+                                        b.baseAddress! + z * self.k * self.n, Int32(ldb), 0,
+                                        c.baseAddress! + z * self.m * self.n, Int32(self.n))
+                        }
+                    }
+                }
+            }
+        }
+        call()
+        var samples: [Double] = []
+        for _ in 0 ..< `repeat` {
+            let start = DispatchTime.now().uptimeNanoseconds
+            call()
+            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        }
+        return flops / samples.sorted()[samples.count / 2] / 1e9
+    }
+}
+
+/// max |c − ref| / max |ref|: matmul errors scale with the row's magnitudes, not each element's.
+func normwiseError(_ actual: [Float], _ expected: [Float]) -> Double {
+    let scale = Double(expected.map(abs).max() ?? 0)
+    let worst = zip(actual, expected).map { abs(Double($0) - Double($1)) }.max() ?? 0
+    return scale == 0 ? worst : worst / scale
+}
+
+struct MatmulReport: Encodable {
+    var op = "matmul"
+    let dtype: String
+    let device: String
+    let preset: String
+    /// batch, m, n, k
+    let shape: [Int]
+    let transpose_a: Bool
+    let transpose_b: Bool
+    let median_ms: Double
+    let min_ms: Double
+    let gflops: Double
+    /// The same run's FMA-peak kernel on this device (the BLAS SGEMM rate on the CPU path).
+    let fma_peak_gflops: Double
+    let fraction_of_fma_peak: Double
+    /// cblas_sgemm called directly on fp32 copies, in the same run.
+    let blas_gflops: Double
+    let fraction_of_blas: Double
+    let max_error: Double
+
+    func print(json: Bool) {
+        if json { return printJSON(self) }
+        Swift.print(String(
+            format: "matmul%@%@ %@ b%d m%d n%d k%d on %@ (%@): median %.3f ms (min %.3f), %.1f GFLOP/s; FMA peak %.1f (%.0f%%); "
+                + "BLAS %.1f (%.2fx); max error %.1e",
+            transpose_a ? " Aᵀ" : "", transpose_b ? " Bᵀ" : "", dtype, shape[0], shape[1], shape[2], shape[3], device,
+            preset, median_ms, min_ms, gflops, fma_peak_gflops, 100 * fraction_of_fma_peak, blas_gflops, fraction_of_blas,
+            max_error))
+    }
+}
