@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
 
-PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd oclgrind clinfo pkg-config valgrind
+PACKAGES := ocl-icd-opencl-dev opencl-headers pocl-opencl-icd oclgrind clinfo pkg-config valgrind libopenblas-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 ICD_DIR := $(CURDIR)/.build/icd
 OCLGRIND_LOG_FILE := $(CURDIR)/.build/oclgrind.log
@@ -40,7 +40,9 @@ bench: deps
 test: icd
 	rm -f $(OCLGRIND_LOG_FILE)
 	export FUSED_KERNELS_CACHE_DIR=$(CURDIR)/.build/test-cache
-	OCL_ICD_VENDORS=$(ICD_DIR) OCLGRIND_DATA_RACES=1 OCLGRIND_UNINITIALIZED=1 OCLGRIND_CHECK_API=1 \
+	# The three devices must all be found (RuntimeTests.expectedDevicesWereFound).
+	OCL_ICD_VENDORS=$(ICD_DIR) FUSED_KERNELS_EXPECT_DEVICES=pthread,basic,oclgrind \
+	  OCLGRIND_DATA_RACES=1 OCLGRIND_UNINITIALIZED=1 OCLGRIND_CHECK_API=1 \
 	  OCLGRIND_LOG=$(OCLGRIND_LOG_FILE) swift test
 	if [ -s $(OCLGRIND_LOG_FILE) ]; then echo "Oclgrind reported:"; cat $(OCLGRIND_LOG_FILE); exit 1; fi
 	# No OpenCL platform at all: the CPU path must serve everything.

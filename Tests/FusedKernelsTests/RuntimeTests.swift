@@ -11,6 +11,20 @@ import Testing
             == "clEnqueueNDRangeKernel failed with CL_OUT_OF_RESOURCES (-5)")
     }
 
+    /// `make test` names the devices it set up (FUSED_KERNELS_EXPECT_DEVICES, comma
+    /// separated name fragments): a missing driver fails the run instead of silently
+    /// shrinking the matrix.
+    @Test(.enabled(if: ProcessInfo.processInfo.environment["FUSED_KERNELS_EXPECT_DEVICES"] != nil))
+    func expectedDevicesWereFound() throws {
+        let expected = ProcessInfo.processInfo.environment["FUSED_KERNELS_EXPECT_DEVICES"]!.split(separator: ",")
+        let found = try Engine.devices()
+        for fragment in expected {
+            #expect(found.contains { $0.description.lowercased().contains(fragment.lowercased()) },
+                    "no device matching '\(fragment)' among \(found.map(\.description))")
+        }
+        #expect(TestBackend.all.count == found.count + 1, "every device is in the test matrix")
+    }
+
     @Test func selectorsParse() {
         #expect(DeviceSelector(nil) == .auto)
         #expect(DeviceSelector("") == .auto)
