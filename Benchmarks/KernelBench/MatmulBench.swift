@@ -45,7 +45,7 @@ struct MatmulBench: ParsableCommand {
         for engine in try benchmarkEngines(device) {
             let a = try tensor(aValues, shape: aShape, dtype: dtype, on: engine)
             let b = try tensor(bValues, shape: bShape, dtype: dtype, on: engine)
-            let c = try engine.matmul(a, b, transposeA: transposeA, transposeB: transposeB, preset: preset)
+            let c = try engine.empty(shape: batchAxis + [m, n], dtype: dtype)
             let time = try measure(engine, repeat: `repeat`) {
                 try engine.matmul(a, b, into: c, transposeA: transposeA, transposeB: transposeB, preset: preset)
             }
@@ -53,7 +53,7 @@ struct MatmulBench: ParsableCommand {
             let gflops = flops / time.median / 1e6
             MatmulReport(dtype: dtype.rawValue, device: engine.backend.description, preset: preset.rawValue,
                          shape: [batch ?? 1, m, n, k], transpose_a: transposeA, transpose_b: transposeB,
-                         median_ms: time.median, min_ms: time.min, gflops: gflops, fma_peak_gflops: peak,
+                         median_ms: time.median, min_ms: time.min, first_call_ms: time.firstCall, gflops: gflops, fma_peak_gflops: peak,
                          fraction_of_fma_peak: gflops / peak, blas_gflops: blas, fraction_of_blas: gflops / blas,
                          max_error: normwiseError(try c.array(of: Float.self), reference)).print(json: json)
         }
@@ -108,6 +108,8 @@ struct MatmulReport: Encodable {
     let transpose_b: Bool
     let median_ms: Double
     let min_ms: Double
+    /// The first call, kernel builds included.
+    let first_call_ms: Double
     let gflops: Double
     /// The same run's FMA-peak kernel on this device (the BLAS SGEMM rate on the CPU path).
     let fma_peak_gflops: Double
@@ -120,10 +122,10 @@ struct MatmulReport: Encodable {
     func print(json: Bool) {
         if json { return printJSON(self) }
         Swift.print(String(
-            format: "matmul%@%@ %@ b%d m%d n%d k%d on %@ (%@): median %.3f ms (min %.3f), %.1f GFLOP/s; FMA peak %.1f (%.0f%%); "
-                + "BLAS %.1f (%.2fx); max error %.1e",
+            format: "matmul%@%@ %@ b%d m%d n%d k%d on %@ (%@): median %.3f ms (min %.3f; first call %.0f ms), %.1f GFLOP/s; "
+                + "FMA peak %.1f (%.0f%%); BLAS %.1f (%.2fx); max error %.1e",
             transpose_a ? " Aᵀ" : "", transpose_b ? " Bᵀ" : "", dtype, shape[0], shape[1], shape[2], shape[3], device,
-            preset, median_ms, min_ms, gflops, fma_peak_gflops, 100 * fraction_of_fma_peak, blas_gflops, fraction_of_blas,
+            preset, median_ms, min_ms, first_call_ms, gflops, fma_peak_gflops, 100 * fraction_of_fma_peak, blas_gflops, fraction_of_blas,
             max_error))
     }
 }

@@ -1,9 +1,11 @@
 import Foundation
 import FusedKernels
 
-/// Median and minimum of repeated timings, in milliseconds.
+/// Median and minimum of repeated timings, and the warm-up call apart, in milliseconds.
 struct Timings {
     let samples: [Double]
+    /// Wall-clock time of the first call: kernel builds (or cache loads) included.
+    let firstCall: Double
 
     var median: Double {
         let sorted = samples.sorted()
@@ -14,10 +16,13 @@ struct Timings {
     var min: Double { samples.min() ?? .nan }
 }
 
-/// Times `body` `repeat` times after one warm-up call (which also compiles): device time
-/// from OpenCL profiling events on a device, a monotonic clock on the CPU path.
+/// Times `body` `repeat` times after one warm-up call (which also compiles, and is
+/// reported apart): device time from OpenCL profiling events on a device, a monotonic
+/// clock on the CPU path.
 func measure(_ engine: Engine, repeat count: Int, _ body: () throws -> Void) throws -> Timings {
+    let start = DispatchTime.now().uptimeNanoseconds
     try body()
+    let firstCall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
     var samples: [Double] = []
     for _ in 0 ..< count {
         if case .cpu = engine.backend {
@@ -28,7 +33,7 @@ func measure(_ engine: Engine, repeat count: Int, _ body: () throws -> Void) thr
             samples.append(try engine.profile(body).reduce(0) { $0 + $1.milliseconds })
         }
     }
-    return Timings(samples: samples)
+    return Timings(samples: samples, firstCall: firstCall)
 }
 
 /// One benchmark result, printed as a line of text or one JSON object.
@@ -40,6 +45,8 @@ struct Report: Encodable {
     let shape: [Int]
     let median_ms: Double
     let min_ms: Double
+    /// The first call, kernel builds included (cold caches: compile time).
+    let first_call_ms: Double
     let gbps: Double
     /// The fastest copy of the same bytes on the same device (streaming stores on OpenCL).
     let roofline_gbps: Double
@@ -54,9 +61,10 @@ struct Report: Encodable {
             printJSON(self)
         } else {
             Swift.print(String(
-                format: "%@ (%@) %@ %@ on %@: median %.3f ms (min %.3f), %.2f GB/s; roofline copy %.2f GB/s (%.1f%%); "
-                    + "plain-store copy %.2f GB/s (%.1f%%); max rel err %.2e",
-                op, variant, dtype, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, gbps, roofline_gbps,
+                format: "%@ (%@) %@ %@ on %@: median %.3f ms (min %.3f; first call %.0f ms), %.2f GB/s; "
+                    + "roofline copy %.2f GB/s (%.1f%%); plain-store copy %.2f GB/s (%.1f%%); max rel err %.2e",
+                op, variant, dtype, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, first_call_ms,
+                gbps, roofline_gbps,
                 100 * fraction_of_roofline, plain_copy_gbps, 100 * fraction_of_plain_copy, max_rel_error))
         }
     }
