@@ -1,7 +1,7 @@
 // copy/strided.cl — copy_strided: a strided view of up to 4 dimensions
 // gathered into a contiguous tensor (a bit copy; OpenCL C 1.2).
-//   dst[((i0*d1 + i1)*d2 + i2)*d3 + i3] = src[src_offset + i0*s0 + i1*s1 +
-//   i2*s2 + i3*s3]   for i0 < d0, i1 < d1, i2 < d2, i3 < d3
+//   dst[dst_offset + ((i0*d1 + i1)*d2 + i2)*d3 + i3] = src[src_offset + i0*s0 +
+//   i1*s1 + i2*s2 + i3*s3]   for i0 < d0, i1 < d1, i2 < d2, i3 < d3
 // Sizes d* >= 1 (a lower rank is padded with leading 1s), strides s* >= 0 in
 // elements (0: broadcast); dst is contiguous, row-major [d0, d1, d2, d3].
 //
@@ -33,7 +33,7 @@
 #endif
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void copy_strided(__global const ELEM *src, __global ELEM *dst, long src_offset,
+void copy_strided(__global const ELEM *src, __global ELEM *dst, long src_offset, long dst_offset,
     int d0, int d1, int d2, int d3, long s0, long s1, long s2, long s3)
 {
     const size_t g = get_global_id(0);
@@ -41,7 +41,7 @@ void copy_strided(__global const ELEM *src, __global ELEM *dst, long src_offset,
     if (g >= (size_t)d0 * n12) return;
     const size_t i0 = g / n12, i1 = g / (size_t)d2 % (size_t)d1, i2 = g % (size_t)d2;
     __global const ELEM *s = src + src_offset + (long)i0 * s0 + (long)i1 * s1 + (long)i2 * s2;
-    __global ELEM *d = dst + g * (size_t)d3;
+    __global ELEM *d = dst + dst_offset + g * (size_t)d3;
     if (s3 == 1) {
         for (int i = 0; i < d3; ++i) d[i] = s[i];          // contiguous row
     } else {

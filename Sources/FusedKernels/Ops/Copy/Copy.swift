@@ -38,7 +38,7 @@ extension Engine {
             }
             let bytes = x.count * x.dtype.byteCount
             guard x.isContiguous, x.offset == 0, y.offset == 0 else {
-                return try encodeStridedCopy(x, into: target, on: context)
+                return try encodeStridedCopy(x, into: target, at: y.offset, on: context)
             }
             // The kernel moves whole floats: a 2-byte dtype copies half as many (buffers are padded).
             let n = (bytes + 3) / 4
@@ -57,12 +57,13 @@ extension Engine {
     func contiguousCopy(_ x: Tensor, on context: OpenCLContext) throws -> Tensor {
         let y = try empty(shape: x.shape, dtype: x.dtype)
         guard case .device(let target) = y.storage.location else { return y }
-        try encodeStridedCopy(x, into: target, on: context)
+        try encodeStridedCopy(x, into: target, at: 0, on: context)
         return y
     }
 
-    /// `copy_strided`: x's elements in row-major order into `target` from element 0 on.
-    private func encodeStridedCopy(_ x: Tensor, into target: CLBuffer, on context: OpenCLContext) throws {
+    /// `copy_strided`: x's elements in row-major order into `target` from element `offset` on.
+    private func encodeStridedCopy(_ x: Tensor, into target: CLBuffer, at offset: Int64,
+                                   on context: OpenCLContext) throws {
         guard case .device(let source) = x.storage.location else {
             throw FusedKernelsError.invalidArgument(argument: "x", reason: "not a device tensor")
         }
@@ -70,7 +71,7 @@ extension Engine {
         let strides = [Int64](repeating: 0, count: 4 - x.rank) + x.strides
         let spec = KernelSpec(file: "copy/strided.cl", entry: "copy_strided", defines: ["ELEM_BYTES": x.dtype.byteCount])
         try launch(spec, .linear(shape[0] * shape[1] * shape[2], groupSize: 1), [
-            "src": .buffer(source), "dst": .buffer(target), "src_offset": .int64(x.offset),
+            "src": .buffer(source), "dst": .buffer(target), "src_offset": .int64(x.offset), "dst_offset": .int64(offset),
             "d0": .int(shape[0]), "d1": .int(shape[1]), "d2": .int(shape[2]), "d3": .int(shape[3]),
             "s0": .int64(strides[0]), "s1": .int64(strides[1]), "s2": .int64(strides[2]), "s3": .int64(strides[3]),
         ], on: context)
