@@ -15,6 +15,7 @@ struct Tune: ParsableCommand {
     var device: String?
     @Option(help: "Only this section: softmax, topk or matmul (default: all).") var op: TuningSection?
     @Option(help: "Timed repetitions per candidate.") var `repeat` = 5
+    @Option(help: "The fastest candidates of each grid timed again; the fastest of that round wins.") var finalists = 3
 
     static let rowsPerItem = [1, 2, 4, 8, 16]
     static let chunks = [2, 4, 8]
@@ -128,7 +129,7 @@ struct Tune: ParsableCommand {
     private func tune<Candidate>(_ engine: Engine, _ tuned: inout TuningParameters, _ candidates: [Candidate],
                                  _ apply: (inout TuningParameters, Candidate) -> Void, label: String,
                                  rate: (Double) -> String = { _ in "" }, _ body: () throws -> Void) throws {
-        let best = try Tuner.fastest(candidates, base: tuned, apply: apply, time: {
+        let best = try Tuner.fastest(candidates, base: tuned, apply: apply, finalists: finalists, time: {
             try engine.medianDeviceMilliseconds(with: $0, repeat: `repeat`, body)
         }, report: { trial in
             switch trial.result {
