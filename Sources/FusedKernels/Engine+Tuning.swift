@@ -1,49 +1,100 @@
 import Foundation
 
-/// Per-device launch parameters (see `TuningParameters`).
+/// Per-device parameters, one section per op family (see `TuningParameters`).
 extension Engine {
-    /// The launch parameters in use (from this device's tuning file, or the defaults).
+    /// The parameters in use, every section: from this device's tuning file where a
+    /// section of it applies, else that section's defaults.
     public var tuning: TuningParameters {
         tuningLock.lock()
         defer { tuningLock.unlock() }
         return tuningParameters
     }
 
-    /// Uses `parameters` for this engine's launches from now on (not saved).
+    /// Uses `parameters` (every section) for this engine's launches from now on (not saved).
+    /// Throws if a section is out of range or exceeds this device's limits.
     public func useTuning(_ parameters: TuningParameters) throws {
-        guard parameters.isValid else {
-            throw FusedKernelsError.invalidArgument(argument: "parameters", reason: "out of range: \(parameters)")
+        if let section = TuningSection.allCases.first(where: { !parameters.isValid($0) }) {
+            throw FusedKernelsError.invalidArgument(argument: "parameters", reason: "\(section) section out of range: \(parameters)")
         }
-        let groupSize = max(parameters.softmaxShortRows.workGroupSize, parameters.softmaxLongRows.workGroupSize)
-        if let device = context?.device, groupSize > device.maxWorkGroupSize {
-            throw FusedKernelsError.invalidArgument(argument: "parameters", reason:
-                "work-group size \(groupSize) exceeds \(device.name)'s maximum \(device.maxWorkGroupSize)")
+        if let device = context?.device {
+            let groupSize = max(parameters.softmax.shortRows.workGroupSize, parameters.softmax.longRows.workGroupSize)
+            if groupSize > device.maxWorkGroupSize {
+                throw FusedKernelsError.invalidArgument(argument: "parameters", reason:
+                    "softmax work-group size \(groupSize) exceeds \(device.name)'s maximum \(device.maxWorkGroupSize)")
+            }
+            if let matmul = parameters.matmul, matmul.workGroupSize > device.maxWorkGroupSize
+                || UInt64(matmul.localBytes) > device.localMemoryBytes {
+                throw FusedKernelsError.invalidArgument(argument: "parameters", reason:
+                    "matmul \(matmul) needs \(matmul.workGroupSize) items and \(matmul.localBytes) B of local memory; "
+                        + "\(device.name) has \(device.maxWorkGroupSize) and \(device.localMemoryBytes)")
+            }
         }
         tuningLock.lock()
         tuningParameters = parameters
         tuningLock.unlock()
     }
 
-    /// Stores `parameters` as this device's tuning file (read by every later engine on
-    /// the device) and uses them; returns the file's location.
+    /// Uses `parameters` and stores `sections` of them in this device's tuning file (read
+    /// by every later engine on the device), each with the hash of the kernels it is
+    /// measured with; the file's other sections are kept. Returns the file's location.
     @discardableResult
-    public func saveTuning(_ parameters: TuningParameters) throws -> URL {
+    public func saveTuning(_ parameters: TuningParameters,
+                           sections: Set<TuningSection> = Set(TuningSection.allCases)) throws -> URL {
         guard let device = context?.device else {
             throw FusedKernelsError.noOpenCLDevice(reason: "the CPU path has no launch parameters to tune")
         }
         try useTuning(parameters)
-        let file = TuningFile(format: TuningFile.currentFormat, device: device.name, platform: device.platformName,
-                              driverVersion: device.driverVersion, kernelsHash: tuningKernelsHash,
-                              parameters: parameters)
         do {
-            return try file.save(environment: ProcessInfo.processInfo.environment)
+            return try TuningFile.save(parameters, sections: sections, device: device, sourceHashes: tuningSourceHashes,
+                                       environment: ProcessInfo.processInfo.environment)
         } catch {
             throw FusedKernelsError.invalidArgument(argument: "tuning file", reason: "could not be written: \(error)")
         }
     }
 
-    /// What tuned parameters depend on: the kernels they were measured with.
-    var tuningKernelsHash: String {
-        ["softmax.cl", "topk.cl"].map { (try? loadSource($0).hash) ?? "" }.joined(separator: "+")
+    /// Median device time in milliseconds of `body` (summed over the kernels it launches)
+    /// over `repeat` runs after one warm-up run (which also compiles), with `parameters`
+    /// in use; the engine's parameters are restored afterwards. Throws when `body`
+    /// launched no kernel on the device (it ran on the CPU path). For `Tuner`.
+    public func medianDeviceMilliseconds(with parameters: TuningParameters, repeat count: Int,
+                                         _ body: () throws -> Void) throws -> Double {
+        let previous = tuning
+        try useTuning(parameters)
+        defer { try? useTuning(previous) }
+        try body()
+        var samples: [Double] = []
+        for _ in 0 ..< max(1, count) {
+            let timings = try profile(body)
+            guard !timings.isEmpty else {
+                throw FusedKernelsError.invalidArgument(argument: "body", reason: "launched no kernel on \(backend)")
+            }
+            samples.append(timings.reduce(0) { $0 + $1.milliseconds })
+        }
+        return Tuner.median(samples)
+    }
+
+    /// What each section's parameters depend on: the hash of its kernel files, includes
+    /// inlined ("" when the kernels cannot be found, which no stored section matches).
+    var tuningSourceHashes: [TuningSection: String] {
+        guard let sources = try? KernelSources(directory: kernelsDirectory) else {
+            return Dictionary(uniqueKeysWithValues: TuningSection.allCases.map { ($0, "") })
+        }
+        return Dictionary(uniqueKeysWithValues: TuningSection.allCases.map { section in
+            let files = section.kernelFiles(in: sources)
+            let hashes = files.map { file in (try? loadSource(file)).map { "\(file):\($0.hash)" } }
+            return (section, hashes.contains(nil) || files.isEmpty ? "" : StableHash.hex(hashes.map { $0! }.joined(separator: "\n")))
+        })
+    }
+
+    /// Reads this device's tuning file from `environment`'s cache directory and uses the
+    /// sections that apply, warning about the others.
+    @discardableResult
+    func reloadTuning(device: OpenCLDevice, environment: [String: String]) -> TuningLoad {
+        let load = TuningFile.load(for: device, sourceHashes: tuningSourceHashes, environment: environment)
+        tuningLock.lock()
+        tuningParameters = load.parameters
+        tuningLock.unlock()
+        load.warnings.forEach(warnings.warn)
+        return load
     }
 }

@@ -27,8 +27,8 @@ public final class Engine: @unchecked Sendable {
     let context: OpenCLContext?
     /// Tells this engine's tensors from every other engine's, living or gone.
     let id = EngineIDs.next()
-    private let kernelsDirectory: URL?
-    private let warnings = WarningLog()
+    let kernelsDirectory: URL?
+    let warnings = WarningLog()
     private let sourceLock = NSLock()
     private var sources: [String: KernelSource] = [:]
     let recorder = EventRecorder()
@@ -63,10 +63,7 @@ public final class Engine: @unchecked Sendable {
         self.fallbackReason = reason
         if let reason { warnings.warn("running on the CPU path: \(reason)") }
         if let device = context?.device {
-            let (parameters, warning) = TuningFile.load(for: device, kernelsHash: tuningKernelsHash,
-                                                        environment: ProcessInfo.processInfo.environment)
-            tuningParameters = parameters
-            if let warning { warnings.warn(warning) }
+            reloadTuning(device: device, environment: ProcessInfo.processInfo.environment)
         }
     }
 

@@ -45,7 +45,7 @@ import Testing
     func rowsSplitIntoShards(backend: TestBackend) throws {
         let engine = try backend.engine()
         var tuning = engine.tuning
-        tuning.minimumShardColumns = 16
+        tuning.softmax.minimumShardColumns = 16
         try engine.useTuning(tuning)
         #expect(tuning.shardLayout(Shape(rows: 2, cols: 4097), computeUnits: 1)?.shards == 2)
         try Self.checkRandomRows(engine, backend)

@@ -60,6 +60,13 @@ struct KernelSources: Sendable {
         return KernelSource(file: file, text: try resolved(file, seen: &seen))
     }
 
+    /// The `.cl` and `.h` files in `folder` (a path under `Kernels/`), sorted; empty
+    /// when it cannot be listed.
+    func files(under folder: String) -> [String] {
+        let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.appendingPathComponent(folder).path)) ?? []
+        return names.filter { $0.hasSuffix(".cl") || $0.hasSuffix(".h") }.sorted().map { "\(folder)/\($0)" }
+    }
+
     private func resolved(_ file: String, seen: inout Set<String>) throws -> String {
         let url = directory.appendingPathComponent(file)
         guard let text = try? String(contentsOf: url, encoding: .utf8) else {

@@ -30,115 +30,304 @@ public struct SoftmaxLaunchParameters: Codable, Hashable, Sendable, CustomString
     func items(rows: Int) -> Int { (rows + rowsPerItem - 1) / rowsPerItem }
 }
 
-/// Per-device launch parameters: measured by `kernel-bench tune`, stored as JSON in
-/// the cache directory, used by every engine on that device. Without a file (or with
-/// a corrupt or stale one, which is ignored with a warning) the defaults apply; they
-/// are the values measured best on PoCL pthread (Benchmarks/NOTES.md).
-public struct TuningParameters: Codable, Hashable, Sendable {
+/// An op family with its own section in a device's tuning file. Each section carries
+/// its own format version and the hash of exactly the kernel files its parameters were
+/// measured with, so that editing one family's kernels discards only that family's tuning.
+public enum TuningSection: String, CaseIterable, Codable, Hashable, Sendable, CustomStringConvertible {
+    /// `SoftmaxTuning`: launch parameters, variants, split factor, shard columns.
+    case softmax
+    /// `TopKTuning`: rows per work-item.
+    case topk
+    /// `MatmulParameters`: the tiles `auto` uses.
+    case matmul
+
+    /// The version of the section's layout and meaning; a stored section of another
+    /// version is ignored. Bump it when a section's parameters change meaning.
+    public var format: Int {
+        switch self {
+        case .softmax: return 1
+        case .topk: return 1
+        case .matmul: return 1
+        }
+    }
+
+    public var description: String { rawValue }
+
+    /// The kernel files (paths under `Kernels/`) the section is measured with; each is
+    /// hashed with its `#include`s inlined, so the headers they use count too.
+    func kernelFiles(in sources: KernelSources) -> [String] {
+        switch self {
+        case .softmax: return sources.files(under: "softmax")
+        case .topk: return sources.files(under: "topk")
+        case .matmul: return ["matmul/matmul.cl"]
+        }
+    }
+}
+
+/// The softmax section: launch parameters and the algorithm `auto` runs per row class,
+/// and how rows too few for the compute units are cut into column shards.
+public struct SoftmaxTuning: Codable, Hashable, Sendable {
     /// Rows of at most `longRowColumns` columns.
-    public var softmaxShortRows: SoftmaxLaunchParameters
+    public var shortRows: SoftmaxLaunchParameters
     /// Longer rows.
-    public var softmaxLongRows: SoftmaxLaunchParameters
+    public var longRows: SoftmaxLaunchParameters
     /// The forward algorithm `auto` runs on short and long rows; nil: `block` on
     /// short rows of a CPU device, else `online` (the measured winners on PoCL).
     /// Never `twoPass` or `split`: the first is accurate only for |z| < ~9e4, the
     /// second is chosen by row count.
-    public var softmaxShortRowsVariant: SoftmaxVariant?
-    public var softmaxLongRowsVariant: SoftmaxVariant?
-    /// Work-items per compute unit a softmax launch aims for: with fewer rows, rows
-    /// per item shrink and then rows are split into column shards (`split`).
+    public var shortRowsVariant: SoftmaxVariant?
+    public var longRowsVariant: SoftmaxVariant?
+    /// Work-items per compute unit a launch aims for (softmax and top-k): with fewer
+    /// rows, rows per item shrink and then rows are split into column shards (`split`).
     public var itemsPerComputeUnit: Int
     /// `auto` splits a row only into shards of at least this many columns.
     public var minimumShardColumns: Int
-    /// Rows each work-item of the top-k kernels owns.
-    public var topKRowsPerItem: Int
-    /// The matmul tiles `auto` uses on this device (nil: the preset of its type).
-    public var matmul: MatmulParameters?
 
     /// Long rows start where the block kernel no longer holds a row.
     public static let longRowColumns = SoftmaxVariant.blockMaxColumns
-    public static let defaults = TuningParameters(
-        softmaxShortRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8),
-        softmaxLongRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8))
+    /// The values measured best on PoCL pthread (Benchmarks/NOTES.md).
+    public static let defaults = SoftmaxTuning(shortRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8),
+                                               longRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8))
 
-    public init(softmaxShortRows: SoftmaxLaunchParameters, softmaxLongRows: SoftmaxLaunchParameters,
-                softmaxShortRowsVariant: SoftmaxVariant? = nil, softmaxLongRowsVariant: SoftmaxVariant? = nil,
-                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384, topKRowsPerItem: Int = 4) {
-        self.softmaxShortRows = softmaxShortRows
-        self.softmaxLongRows = softmaxLongRows
-        self.softmaxShortRowsVariant = softmaxShortRowsVariant
-        self.softmaxLongRowsVariant = softmaxLongRowsVariant
+    public init(shortRows: SoftmaxLaunchParameters, longRows: SoftmaxLaunchParameters,
+                shortRowsVariant: SoftmaxVariant? = nil, longRowsVariant: SoftmaxVariant? = nil,
+                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384) {
+        self.shortRows = shortRows
+        self.longRows = longRows
+        self.shortRowsVariant = shortRowsVariant
+        self.longRowsVariant = longRowsVariant
         self.itemsPerComputeUnit = itemsPerComputeUnit
         self.minimumShardColumns = minimumShardColumns
-        self.topKRowsPerItem = topKRowsPerItem
+    }
+
+    var isValid: Bool {
+        let automatic: Set<SoftmaxVariant> = [.online, .block, .threePass]
+        return shortRows.isValid && longRows.isValid
+            && [shortRowsVariant, longRowsVariant].allSatisfy { $0.map(automatic.contains) ?? true }
+            && (1 ... 64).contains(itemsPerComputeUnit) && (16 ... 1 << 24).contains(minimumShardColumns)
+    }
+}
+
+/// The top-k section.
+public struct TopKTuning: Codable, Hashable, Sendable {
+    /// Rows each work-item of the top-k kernels owns (fewer when rows are few).
+    public var rowsPerItem: Int
+
+    public static let defaults = TopKTuning(rowsPerItem: 4)
+
+    public init(rowsPerItem: Int) { self.rowsPerItem = rowsPerItem }
+
+    var isValid: Bool { (1 ... 64).contains(rowsPerItem) }
+}
+
+/// Per-device parameters, one section per op family: measured by `kernel-bench tune`,
+/// stored as JSON in the cache directory, used by every engine on that device. A section
+/// the file lacks, or holds corrupt, stale or out of range, is ignored with a warning and
+/// that op uses its defaults (the values measured best on PoCL pthread); the other
+/// sections still apply.
+public struct TuningParameters: Codable, Hashable, Sendable {
+    public var softmax: SoftmaxTuning
+    public var topK: TopKTuning
+    /// The matmul tiles `auto` uses on this device (nil: the preset of its type).
+    public var matmul: MatmulParameters?
+
+    public static let defaults = TuningParameters()
+
+    public init(softmax: SoftmaxTuning = .defaults, topK: TopKTuning = .defaults, matmul: MatmulParameters? = nil) {
+        self.softmax = softmax
+        self.topK = topK
+        self.matmul = matmul
     }
 
     /// Rows per work-item for `rows` rows on `computeUnits`: at most `preferred`, fewer
     /// when rows are too few for `itemsPerComputeUnit` items on each compute unit.
     func rowsPerItem(_ preferred: Int, rows: Int, computeUnits: Int) -> Int {
-        max(1, min(preferred, rows / (computeUnits * itemsPerComputeUnit)))
+        max(1, min(preferred, rows / (computeUnits * softmax.itemsPerComputeUnit)))
     }
 
-    func softmax(cols: Int) -> SoftmaxLaunchParameters {
-        cols <= Self.longRowColumns ? softmaxShortRows : softmaxLongRows
+    func softmaxLaunch(cols: Int) -> SoftmaxLaunchParameters {
+        cols <= SoftmaxTuning.longRowColumns ? softmax.shortRows : softmax.longRows
     }
 
     func softmaxVariant(cols: Int) -> SoftmaxVariant? {
-        cols <= Self.longRowColumns ? softmaxShortRowsVariant : softmaxLongRowsVariant
+        cols <= SoftmaxTuning.longRowColumns ? softmax.shortRowsVariant : softmax.longRowsVariant
     }
 
-    var isValid: Bool {
-        let automatic: Set<SoftmaxVariant> = [.online, .block, .threePass]
-        return softmaxShortRows.isValid && softmaxLongRows.isValid
-            && [softmaxShortRowsVariant, softmaxLongRowsVariant].allSatisfy { $0.map(automatic.contains) ?? true }
-            && (1 ... 64).contains(itemsPerComputeUnit) && (16 ... 1 << 24).contains(minimumShardColumns)
-            && (1 ... 64).contains(topKRowsPerItem)
+    /// Whether `section`'s values are in range (device limits aside).
+    func isValid(_ section: TuningSection) -> Bool {
+        switch section {
+        case .softmax: return softmax.isValid
+        case .topk: return topK.isValid
+        case .matmul: return matmul?.isValid ?? true
+        }
+    }
+
+    var isValid: Bool { TuningSection.allCases.allSatisfy(isValid) }
+}
+
+/// Why a section of a tuning file was or was not applied.
+enum SectionOutcome: Equatable, Sendable {
+    case applied
+    /// The file has no such section.
+    case missing
+    /// Not a JSON object of the section's shape.
+    case corrupt
+    /// Stored in another format version of the section.
+    case otherFormat(found: Int, expected: Int)
+    /// Measured with other kernel files (its source hash differs).
+    case stale
+    /// Values out of range.
+    case invalid
+
+    var reason: String? {
+        switch self {
+        case .applied: return nil
+        case .missing: return "missing"
+        case .corrupt: return "corrupt"
+        case let .otherFormat(found, expected): return "format \(found), expected \(expected)"
+        case .stale: return "stale: measured with other kernels"
+        case .invalid: return "values out of range"
+        }
     }
 }
 
-/// The tuning file of one device: parameters plus what they were measured against,
-/// so that a file from another driver or older kernels is recognised as stale.
-struct TuningFile: Codable, Equatable {
-    static let currentFormat = 3
+/// Whether a device's tuning file could be used at all.
+enum TuningFileOutcome: Equatable, Sendable {
+    /// No file: the defaults, silently.
+    case absent
+    /// Read; each section has its own outcome.
+    case read
+    /// Not JSON, or not a tuning file of the current format.
+    case unreadable
+    /// Measured on another device, platform or driver version.
+    case otherDevice
+}
 
+/// What loading a tuning file gave: the parameters to use and why each part applied or not.
+struct TuningLoad: Equatable, Sendable {
+    var parameters = TuningParameters.defaults
+    var file: TuningFileOutcome
+    var sections: [TuningSection: SectionOutcome] = [:]
+    var warnings: [String] = []
+}
+
+/// One section as stored: its format version, the hash of its kernel files and its parameters.
+struct StoredSection<Parameters: Codable>: Codable {
     var format: Int
-    var device: String
-    var platform: String
-    var driverVersion: String
-    var kernelsHash: String
-    var parameters: TuningParameters
+    var sourceHash: String
+    var parameters: Parameters
+}
+
+/// The tuning file of one device: the device, platform and driver it was measured on,
+/// and one section per op family (`TuningSection`), each decoded and checked on its own
+/// so that a bad section spoils only itself.
+enum TuningFile {
+    static let currentFormat = 4
 
     static func url(device: String, platform: String, environment: [String: String]) -> URL {
         BinaryCache.root(environment).appendingPathComponent("tuning")
             .appendingPathComponent("\(StableHash.hex(platform + "\u{1F}" + device)).json")
     }
 
-    /// The stored parameters if the file exists and matches; otherwise the defaults,
-    /// and for a file that exists but cannot be used, a warning saying why.
-    static func load(for device: OpenCLDevice, kernelsHash: String,
-                     environment: [String: String]) -> (TuningParameters, warning: String?) {
+    /// The stored sections that match `device` and `sourceHashes`, the defaults for the
+    /// rest, and a warning for each part of an existing file that cannot be used.
+    static func load(for device: OpenCLDevice, sourceHashes: [TuningSection: String],
+                     environment: [String: String]) -> TuningLoad {
         let url = url(device: device.name, platform: device.platformName, environment: environment)
-        guard let data = FileManager.default.contents(atPath: url.path) else { return (.defaults, nil) }
-        guard let file = try? JSONDecoder().decode(TuningFile.self, from: data),
-              file.format == currentFormat, file.parameters.isValid else {
-            return (.defaults, "ignoring unreadable tuning file \(url.path); using defaults")
+        guard let data = FileManager.default.contents(atPath: url.path) else { return TuningLoad(file: .absent) }
+        guard let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+              root["format"] as? Int == currentFormat, let sections = root["sections"] as? [String: Any] else {
+            return TuningLoad(file: .unreadable, warnings: [
+                "ignoring unreadable tuning file \(url.path) (not a format \(currentFormat) tuning file); "
+                    + "using defaults; run `kernel-bench tune` again"])
         }
-        guard file.device == device.name, file.platform == device.platformName,
-              file.driverVersion == device.driverVersion, file.kernelsHash == kernelsHash else {
-            return (.defaults, "ignoring stale tuning file \(url.path) (measured on \(file.device), driver "
-                + "\(file.driverVersion), other kernels); run `kernel-bench tune` again")
+        let identity = [root["device"] as? String, root["platform"] as? String, root["driverVersion"] as? String]
+        guard identity == [device.name, device.platformName, device.driverVersion] else {
+            return TuningLoad(file: .otherDevice, warnings: [
+                "ignoring stale tuning file \(url.path) (measured on \(identity[0] ?? "?"), driver \(identity[2] ?? "?")); "
+                    + "using defaults; run `kernel-bench tune` again"])
         }
-        return (file.parameters, nil)
+        var load = TuningLoad(file: .read)
+        for section in TuningSection.allCases {
+            let outcome = apply(section, stored: sections[section.rawValue], hash: sourceHashes[section],
+                                to: &load.parameters)
+            load.sections[section] = outcome
+            if let reason = outcome.reason {
+                load.warnings.append("ignoring the \(section) section of tuning file \(url.path) (\(reason)); "
+                    + "\(section) uses its defaults; run `kernel-bench tune --op \(section)` again")
+            }
+        }
+        return load
     }
 
-    /// Writes atomically (temp file, then rename).
-    func save(environment: [String: String]) throws -> URL {
-        let url = Self.url(device: device, platform: platform, environment: environment)
-        try FileManager.default.createDirectory(at: url.deletingLastPathComponent(), withIntermediateDirectories: true)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(self).write(to: url, options: .atomic)
+    /// Checks one stored section (format, then source hash, then shape, then range) and
+    /// sets it in `parameters` if it passes.
+    static func apply(_ section: TuningSection, stored: Any?, hash: String?,
+                      to parameters: inout TuningParameters) -> SectionOutcome {
+        guard let stored else { return .missing }
+        guard let object = stored as? [String: Any], let format = object["format"] as? Int,
+              let sourceHash = object["sourceHash"] as? String else { return .corrupt }
+        guard format == section.format else { return .otherFormat(found: format, expected: section.format) }
+        guard sourceHash == hash else { return .stale }
+        var trial = parameters
+        do {
+            switch section {
+            case .softmax: trial.softmax = try decode(SoftmaxTuning.self, object)
+            case .topk: trial.topK = try decode(TopKTuning.self, object)
+            case .matmul: trial.matmul = try decode(MatmulParameters.self, object)
+            }
+        } catch {
+            return .corrupt
+        }
+        guard trial.isValid(section) else { return .invalid }
+        parameters = trial
+        return .applied
+    }
+
+    private static func decode<P: Codable>(_ type: P.Type, _ object: [String: Any]) throws -> P {
+        try JSONDecoder().decode(StoredSection<P>.self, from: JSONSerialization.data(withJSONObject: object)).parameters
+    }
+
+    private static func encode<P: Codable>(_ parameters: P, _ section: TuningSection, hash: String) throws -> Any {
+        let data = try JSONEncoder().encode(StoredSection(format: section.format, sourceHash: hash, parameters: parameters))
+        return try JSONSerialization.jsonObject(with: data)
+    }
+
+    /// Writes `sections` of `parameters` (each with its current source hash) into the
+    /// device's file, keeping the file's other sections as they are when it was measured
+    /// on this device; a nil `matmul` removes that section. Atomic: a temporary file is
+    /// written, then renamed over the old one.
+    static func save(_ parameters: TuningParameters, sections: Set<TuningSection>, device: OpenCLDevice,
+                     sourceHashes: [TuningSection: String], environment: [String: String]) throws -> URL {
+        let url = url(device: device.name, platform: device.platformName, environment: environment)
+        var stored: [String: Any] = [:]
+        if let data = FileManager.default.contents(atPath: url.path),
+           let root = (try? JSONSerialization.jsonObject(with: data)) as? [String: Any],
+           root["format"] as? Int == currentFormat, root["device"] as? String == device.name,
+           root["platform"] as? String == device.platformName, root["driverVersion"] as? String == device.driverVersion,
+           let old = root["sections"] as? [String: Any] {
+            stored = old
+        }
+        for section in sections {
+            let hash = sourceHashes[section] ?? ""
+            switch section {
+            case .softmax: stored[section.rawValue] = try encode(parameters.softmax, section, hash: hash)
+            case .topk: stored[section.rawValue] = try encode(parameters.topK, section, hash: hash)
+            case .matmul: stored[section.rawValue] = try parameters.matmul.map { try encode($0, section, hash: hash) }
+            }
+        }
+        let root: [String: Any] = ["format": currentFormat, "device": device.name, "platform": device.platformName,
+                                   "driverVersion": device.driverVersion, "sections": stored]
+        let data = try JSONSerialization.data(withJSONObject: root, options: [.prettyPrinted, .sortedKeys])
+        let folder = url.deletingLastPathComponent()
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        let temporary = folder.appendingPathComponent(".\(url.lastPathComponent).\(UUID().uuidString).tmp")
+        try data.write(to: temporary)
+        guard rename(temporary.path, url.path) == 0 else {
+            let code = errno
+            try? FileManager.default.removeItem(at: temporary)
+            throw CocoaError(.fileWriteUnknown, userInfo: [NSLocalizedDescriptionKey: "rename failed: errno \(code)"])
+        }
         return url
     }
-
 }

@@ -40,7 +40,7 @@ public struct MatmulParameters: Codable, Hashable, Sendable, CustomStringConvert
 
     /// The divisibility rules the kernel checks with #error, so that a bad set is a
     /// typed error here rather than a build failure.
-    var isValid: Bool {
+    public var isValid: Bool {
         let positive = [mwg, nwg, kwg, mdimc, ndimc, vwn, mr, nr].allSatisfy { $0 >= 1 }
         guard positive, mwg % mdimc == 0, nwg % ndimc == 0, [1, 2, 4, 8, 16].contains(vwn) else { return false }
         let (mwi, nwi) = (mwg / mdimc, nwg / ndimc)

@@ -12,7 +12,7 @@ extension Engine {
         let launch: SoftmaxLaunchParameters
         switch plan {
         case .rows(_, let rowsLaunch): launch = rowsLaunch
-        case .shards: launch = tuning.softmax(cols: shape.cols)
+        case .shards: launch = tuning.softmaxLaunch(cols: shape.cols)
         }
         let defines = launch.defines.merging([
             "DTYPE": call.x.dtype.kernelCode,
@@ -47,7 +47,7 @@ extension Engine {
     func encodeSoftmaxBackward(kind: SoftmaxKind, y: Tensor, dy: Tensor, dx: Tensor, scale: Float,
                                on context: OpenCLContext) throws {
         let rows = try kernelRows(y, on: context)
-        let launch = tuning.softmax(cols: rows.layout.cols)
+        let launch = tuning.softmaxLaunch(cols: rows.layout.cols)
         let defines = launch.defines.merging(["DTYPE": y.dtype.kernelCode, "LOG_SOFTMAX": kind == .logSoftmax ? 1 : 0]
                                              as [String: CustomStringConvertible]) { $1 }
         try self.launch(KernelSpec(file: "softmax/backward.cl", entry: "softmax_backward", defines: defines),

@@ -19,7 +19,7 @@ enum SoftmaxPlan: Equatable {
             break
         }
         // Fewer rows per work-item when rows are few, so that every compute unit gets some.
-        var launch = tuning.softmax(cols: shape.cols)
+        var launch = tuning.softmaxLaunch(cols: shape.cols)
         launch.rowsPerItem = tuning.rowsPerItem(launch.rowsPerItem, rows: shape.rows, computeUnits: device.computeUnits)
         return .rows(algorithm(kind: kind, cols: shape.cols, variant: variant, device: device, tuning: tuning),
                      launch: launch)
@@ -57,13 +57,13 @@ extension TuningParameters {
     /// for shards of `minimumShardColumns`.
     func shardLayout(_ shape: Shape, computeUnits: Int) -> ShardLayout? {
         let shards = min(wantedShards(rows: shape.rows, computeUnits: computeUnits),
-                         shape.cols / minimumShardColumns)
+                         shape.cols / softmax.minimumShardColumns)
         return shards > 1 ? ShardLayout(cols: shape.cols, shards: shards) : nil
     }
 
     /// Shards per row that give each compute unit `itemsPerComputeUnit` work-items.
     func wantedShards(rows: Int, computeUnits: Int) -> Int {
-        (computeUnits * itemsPerComputeUnit + rows - 1) / rows
+        (computeUnits * softmax.itemsPerComputeUnit + rows - 1) / rows
     }
 }
 

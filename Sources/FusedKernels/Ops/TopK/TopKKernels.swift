@@ -1,5 +1,5 @@
 /// Top-k on OpenCL (`Kernels/topk/`): one work-item per `rowsPerItem` rows, no barriers
-/// (`TuningParameters.topKRowsPerItem`, fewer for few rows); rows too few for the
+/// (`TopKTuning.rowsPerItem`, fewer for few rows); rows too few for the
 /// compute units are split into column shards whose candidates one item per row merges.
 extension Engine {
     func encodeTopK(_ x: KernelRows, dtype: DType, k: Int, scale: Float, softmax: Bool, into result: TopK,
@@ -7,7 +7,7 @@ extension Engine {
         let shape = Shape(rows: x.layout.rows, cols: x.layout.cols)
         let tuning = self.tuning
         let computeUnits = context.device.computeUnits
-        let rowsPerItem = tuning.rowsPerItem(tuning.topKRowsPerItem, rows: shape.rows, computeUnits: computeUnits)
+        let rowsPerItem = tuning.rowsPerItem(tuning.topK.rowsPerItem, rows: shape.rows, computeUnits: computeUnits)
         let prefix = softmax ? "softmax_topk" : "topk"
         let spec = { (entry: String) in
             KernelSpec(file: "topk/\(prefix).cl", entry: entry, defines: [
