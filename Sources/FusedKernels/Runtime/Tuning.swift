@@ -168,7 +168,7 @@ public struct TuningParameters: Codable, Hashable, Sendable {
 /// Why a section of a tuning file was or was not applied.
 enum SectionOutcome: Equatable, Sendable {
     case applied
-    /// The file has no such section.
+    /// The file has no such section (not tuned yet): the defaults, silently.
     case missing
     /// Not a JSON object of the section's shape.
     case corrupt
@@ -182,7 +182,7 @@ enum SectionOutcome: Equatable, Sendable {
     var reason: String? {
         switch self {
         case .applied: return nil
-        case .missing: return "missing"
+        case .missing: return nil
         case .corrupt: return "corrupt"
         case let .otherFormat(found, expected): return "format \(found), expected \(expected)"
         case .stale: return "stale: measured with other kernels"
@@ -230,7 +230,8 @@ enum TuningFile {
     }
 
     /// The stored sections that match `device` and `sourceHashes`, the defaults for the
-    /// rest, and a warning for each part of an existing file that cannot be used.
+    /// rest, and a warning for each part of an existing file that cannot be used (a
+    /// section never tuned is not a warning).
     static func load(for device: OpenCLDevice, sourceHashes: [TuningSection: String],
                      environment: [String: String]) -> TuningLoad {
         let url = url(device: device.name, platform: device.platformName, environment: environment)
@@ -252,7 +253,7 @@ enum TuningFile {
             let outcome = apply(section, stored: sections[section.rawValue], hash: sourceHashes[section],
                                 to: &load.parameters)
             load.sections[section] = outcome
-            if let reason = outcome.reason {
+            if outcome != .applied, let reason = outcome.reason {
                 load.warnings.append("ignoring the \(section) section of tuning file \(url.path) (\(reason)); "
                     + "\(section) uses its defaults; run `kernel-bench tune --op \(section)` again")
             }
