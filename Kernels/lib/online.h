@@ -4,6 +4,7 @@
 //   fk_online_step                absorb one value into (m, d)
 //   fk_online_merge / 16          associative combine of two (m, d) pairs
 //   fk_online_reduce16            float16 lanes -> one (m, d)
+//   fk_online_*_r                 the same on (m, R = d - 1) (log-softmax, LSE)
 //   fk_kahan16                    one compensated add: (s, c) += e
 #ifndef FK_ONLINE_H
 #define FK_ONLINE_H
@@ -69,6 +70,64 @@ FK_INLINE void fk_online_reduce16(float16 m, float16 d, float *mo, float *dout)
     fk_online_merge(&mm, &dd, mn4.s3, d4.s3);
     *mo = mm;
     *dout = dd;
+}
+
+// ---------------------------------------------------------------------------
+// The same on (m, R) pairs, R = d - 1: the sum WITHOUT one unit term of the
+// max (its e^0 = 1; further terms equal to the max count). log-softmax and
+// log-sum-exp take log d = log1p(R), accurate when d ~ 1 (a peaked row,
+// whose max has log-softmax -R ~ -1e-9): R is never formed as d - 1 in
+// float, where the small terms would round against the unit. The empty pair
+// (all -inf) is (-inf, -1); NaN propagates as with (m, d).
+//   merge (m1, R1), (m2, R2), mn = max: each side contributes R_i when
+//   m_i = mn, else (R_i + 1)*e^(m_i - mn); equal maxima add the second unit.
+// ---------------------------------------------------------------------------
+#define FK_DEFINE_MERGE_R(NAME, FT, EXP)                                       \
+FK_INLINE FT NAME(FT m1, FT r1, FT m2, FT r2, FT *mo)                          \
+{                                                                              \
+    const FT mn = (m2 > m1) ? m2 : m1;                                         \
+    const FT ms = (mn == (FT)(-INFINITY)) ? (FT)0.0f : mn;                     \
+    const FT a = (m1 == mn) ? r1 : (r1 + (FT)1.0f) * EXP(m1 - ms);             \
+    const FT b = (m2 == mn) ? r2 : (r2 + (FT)1.0f) * EXP(m2 - ms);             \
+    *mo = mn;                                                                  \
+    return (a + b) + (((m1 == mn) & (m2 == mn)) ? (FT)1.0f : (FT)0.0f);        \
+}
+FK_DEFINE_MERGE_R(fk_merge_r1, float, fk_exp)
+FK_DEFINE_MERGE_R(fk_merge_r8, float8, fk_exp8)
+FK_DEFINE_MERGE_R(fk_merge_r4, float4, fk_exp4)
+
+// merge (m2, r2) into (m, r)
+FK_INLINE void fk_online_merge_r(float *m, float *r, float m2, float r2)
+{
+    float mn;
+    *r = fk_merge_r1(*m, *r, m2, r2, &mn);
+    *m = mn;
+}
+
+// absorb one value x into (m, r): a new max brings the unit, (r + 1)*e^(m - x)
+// of the old terms and e^0 - 1 = 0 of its own (+inf: NaN, as with (m, d))
+FK_INLINE void fk_online_step_r(float *m, float *r, float x)
+{
+    const float mn = fk_max(*m, x);
+    const float ms = fk_safe_max(mn);
+    const float e = fk_exp(x - ms);
+    *r = (x > *m) ? (*r + 1.0f) * fk_exp(*m - ms) + (e - 1.0f) : *r + e;
+    *m = mn;
+}
+
+// float16 (m, r) lanes -> one (m, r)
+FK_INLINE void fk_online_reduce16_r(float16 m, float16 r, float *mo, float *ro)
+{
+    float8 m8;
+    const float8 r8 = fk_merge_r8(FK_LO8(m), FK_LO8(r), FK_HI8(m), FK_HI8(r), &m8);
+    float4 m4;
+    const float4 r4 = fk_merge_r4(FK_LO4(m8), FK_LO4(r8), FK_HI4(m8), FK_HI4(r8), &m4);
+    float mm = m4.s0, rr = r4.s0;
+    fk_online_merge_r(&mm, &rr, m4.s1, r4.s1);
+    fk_online_merge_r(&mm, &rr, m4.s2, r4.s2);
+    fk_online_merge_r(&mm, &rr, m4.s3, r4.s3);
+    *mo = mm;
+    *ro = rr;
 }
 
 // One Kahan step on 16 lanes: the sum is s - c (c the lost low-order part).

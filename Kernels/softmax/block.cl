@@ -187,7 +187,14 @@ void softmax_block(__global const fk_store_t *x, __global sm_out_t *y,
                      rc, o, sbuf, yr);
         else
             sb_sweep(0, 1, 0, n, scale, rc, &Mb, rc, fk_safe_max(Ma), sbuf, &D, rc, o, sbuf, yr);
+#if OUTPUT_MODE == 1
+        // R = D - 1; a peaked row (D ~ 1) sums R again without the max's unit
+        // (row.h, sm_rest; the row is still in cache)
+        const float R = (D < SM_PEAKED_D && Ma > -INFINITY) ? sm_rest(rc, 0, n, scale, Ma) : D - 1.0f;
+        o = sm_out_of(Ma, R, SM_FACTOR(row));
+#else
         o = sm_out_of(Ma, D, SM_FACTOR(row));
+#endif
         sb_sweep(0, 0, 1, n, scale, rc, &Mb, rc, 0.0f, sbuf, &D, rc, o, sbuf, yr);
         Ma = Mb;
     }

@@ -10,7 +10,8 @@
 //                m, y[y_offset + r*y_row_stride + 1] = d          default 0
 //
 // Algorithm: pass 1 reads a row once computing per-lane (m, d) in float16
-// accumulators (row.h), merged at the end of the row; pass 2 reads it again
+// accumulators (row.h; (m, R = d - 1) for OUTPUT_MODE 1/2), merged at the
+// end of the row; pass 2 reads it again
 // and writes the output: 1 exp per element (softmax) or none (log-softmax).
 // Software pipelining over the rows of a work-item: pass 2 of row r runs in
 // the same loop as pass 1 of row r+1, so the memory streams (read of the
@@ -37,7 +38,7 @@ void softmax_online(__global const fk_store_t *x, __global sm_out_t *y,
         sm_stats(SM_ROW(row), 0, n, scale, &M, &D);
         __global sm_out_t *yr = SM_YROW(row);
 #if OUTPUT_MODE == 2
-        FK_SSTORE1(M + log(D), yr);   // M = -inf -> -inf + log(0) = -inf
+        FK_SSTORE1(M + sm_log_d(D), yr);   // D is R; M = -inf -> -inf + log1p(-1) = -inf
 #else
         yr[0] = M;
         yr[1] = D;

@@ -67,6 +67,11 @@
 #ifndef CHUNK
 #define CHUNK 8
 #endif
+// Log-softmax and log-sum-exp carry (M, R = D - 1) instead of (M, D): R is
+// the row's sum without the max's unit term, so log D = log1p(R) keeps the
+// relative accuracy of a peaked row's max (y = -log1p(R) ~ -R ~ -1e-9),
+// which log(D) with D = 1 + R rounded in float loses (lib/online.h).
+#define SM_LOG_R (OUTPUT_MODE == 1 || OUTPUT_MODE == 2)
 
 // a mask is used: compile-time when HAS_*_MASK is given, else p != NULL
 #ifdef HAS_ADD_MASK
@@ -186,15 +191,38 @@ FK_INLINE void sm_max_chunk(float16 *mx, sm_row r, size_t c, float scale)
 // has seen only -inf); d is a Kahan sum (dc its compensation). The max over
 // CHUNK vectors comes first and d is rescaled only when some lane's max grew
 // (rare after the first chunks): ~1 exp per element.
+// SM_LOG_R (log-softmax, LSE): d - dc holds R = d - 1 per lane (-1: empty).
+// A lane's unit term enters only with a new lane max, i.e. in the rescale
+// branch: there the chunk's terms equal to the new max get 1 subtracted
+// before the pairwise sum (and ties beyond the first are added back as an
+// exact integer); the hot path without a new max is the same as softmax's.
 typedef struct { float16 m, ms, d, dc; } sm_acc;
 
 FK_INLINE void sm_acc_init(sm_acc *s)
 {
     s->m = (float16)(-INFINITY);
     s->ms = (float16)0.0f;
-    s->d = (float16)0.0f;
+    s->d = (float16)(SM_LOG_R ? -1.0f : 0.0f);
     s->dc = (float16)0.0f;
 }
+
+#if SM_LOG_R
+// SM_LOG_R rescale (inside the uniform branch of a grown lane): grown lanes
+// take R = (R + 1)*e^(m - m') (the new max's unit is excluded from the chunk
+// by the caller); returns, per lane, the new max where it grew, NaN elsewhere
+FK_INLINE float16 sm_acc_rescale_r(sm_acc *s, float16 cm)
+{
+    const int16 grown = cm > s->m;
+    const float16 mn = fk_max16(s->m, cm);
+    const float16 msn = fk_safe_max16(mn);
+    const float16 f = fk_expneg16(s->m - msn, 1.0f);   // m = -inf lanes: 0
+    s->d = grown ? (s->d - s->dc + 1.0f) * f : s->d;
+    s->dc = grown ? (float16)0.0f : s->dc;
+    s->m = mn;
+    s->ms = msn;
+    return grown ? mn : (float16)(NAN);
+}
+#endif
 
 // new per-lane max cm: rescale d only if some lane grew (a uniform branch,
 // taken a few times per row on typical data)
@@ -221,7 +249,24 @@ FK_INLINE void sm_p1_chunk(sm_acc *s, sm_row r, size_t c, float scale)
     float16 cm = z[0];
     #pragma unroll
     for (int k = 1; k < CHUNK; ++k) cm = fk_max16(cm, z[k]);
+#if SM_LOG_R
+    if (fk_any16(cm > s->m)) {
+        // a new lane max (rare): its unit term excluded before the sums
+        const float16 t = sm_acc_rescale_r(s, cm);
+        float16 extra = (t == t) ? (float16)(-1.0f) : (float16)0.0f;
+        #pragma unroll
+        for (int k = 0; k < CHUNK; ++k) {
+            const float16 one = (z[k] == t) ? (float16)1.0f : (float16)0.0f;
+            e[k] = fk_expneg16(z[k] - s->ms, 1.0f) - one;   // +inf max: NaN stays
+            extra += one;
+        }
+        SM_PAIRWISE(e);
+        fk_kahan16(&s->d, &s->dc, e[0] + extra);            // extra: ties, exact
+        return;
+    }
+#else
     sm_acc_rescale(s, cm);
+#endif
     #pragma unroll
     for (int k = 0; k < CHUNK; ++k) e[k] = fk_expneg16(z[k] - s->ms, 1.0f);
     SM_PAIRWISE(e);
@@ -231,8 +276,16 @@ FK_INLINE void sm_p1_chunk(sm_acc *s, sm_row r, size_t c, float scale)
 FK_INLINE void sm_p1_vec(sm_acc *s, sm_row r, size_t c, float scale)
 {
     float16 z = sm_z16(r, c, scale);
+#if SM_LOG_R
+    float16 t = (float16)(NAN);
+    if (fk_any16(z > s->m)) t = sm_acc_rescale_r(s, z);
+    // a lane's new max is its only element here: its unit excluded
+    const float16 one = (z == t) ? (float16)1.0f : (float16)0.0f;
+    fk_kahan16(&s->d, &s->dc, fk_expneg16(z - s->ms, 1.0f) - one);
+#else
     sm_acc_rescale(s, z);
     fk_kahan16(&s->d, &s->dc, fk_expneg16(z - s->ms, 1.0f));
+#endif
 }
 
 // pass 1 over the float16 vectors of [c0, c1) (c1 - c0 a multiple of 16)
@@ -244,16 +297,23 @@ FK_INLINE void sm_p1_vectors(sm_acc *s, sm_row r, size_t c0, size_t c1, float sc
     for (; c < c1; c += 16) sm_p1_vec(s, r, c, scale);
 }
 
-// lanes -> one (M, D), then the scalar columns [a, c0) and [c1, b)
+// lanes -> one (M, D), then the scalar columns [a, c0) and [c1, b);
+// SM_LOG_R: (M, R) with R = D - 1
 FK_INLINE void sm_p1_finish(sm_acc *s, sm_row r, size_t a, size_t c0, size_t c1, size_t b,
                             float scale, float *M, float *D)
 {
+#if SM_LOG_R
+    fk_online_reduce16_r(s->m, s->d - s->dc, M, D);
+    for (size_t c = a; c < c0; ++c) fk_online_step_r(M, D, sm_z1(r, c, scale));
+    for (size_t c = c1; c < b; ++c) fk_online_step_r(M, D, sm_z1(r, c, scale));
+#else
     fk_online_reduce16(s->m, s->d - s->dc, M, D);
     for (size_t c = a; c < c0; ++c) fk_online_step(M, D, sm_z1(r, c, scale));
     for (size_t c = c1; c < b; ++c) fk_online_step(M, D, sm_z1(r, c, scale));
+#endif
 }
 
-// the (M, D) of columns [a, b) of a row, one read
+// the (M, D) of columns [a, b) of a row, one read ((M, R) with SM_LOG_R)
 FK_INLINE void sm_stats(sm_row r, size_t a, size_t b, float scale, float *M, float *D)
 {
     const size_t bv = a + ((b - a) & ~(size_t)15);
@@ -266,7 +326,38 @@ FK_INLINE void sm_stats(sm_row r, size_t a, size_t b, float scale, float *M, flo
 // ---- the output pass (OUTPUT_MODE 0/1): y from z and the row's (M, D) ----
 typedef struct { float ms, k; } sm_out;   // k = f/D (softmax) or log(D)
 
-// f: the row's factor (1, or row_factor[row])
+#if SM_LOG_R
+// log D from R = D - 1 (-1: a fully masked row, D = 0)
+FK_INLINE float sm_log_d(float R) { return log1p(R); }
+
+// R of columns [a, b) of a row whose max M (finite) is known, summed again
+// without M's unit term: Σ_{z != M} e^(z - M) + (count of z == M) - 1.
+// The block, three-pass and two-pass kernels sum D = 1 + R with the unit in
+// float; they call this once more over a peaked row (D < SM_PEAKED_D), where
+// that rounding would cost R its relative accuracy. Ordinary rows never.
+#define SM_PEAKED_D 1.25f
+FK_INLINE float sm_rest(sm_row r, size_t a, size_t b, float scale, float M)
+{
+    const size_t bv = a + ((b - a) & ~(size_t)15);
+    float16 d = (float16)0.0f, dc = (float16)0.0f, cnt = (float16)0.0f;
+    size_t c = a;
+    for (; c < bv; c += 16) {
+        const float16 z = sm_z16(r, c, scale);
+        const int16 hit = z == (float16)M;
+        cnt += hit ? (float16)1.0f : (float16)0.0f;
+        fk_kahan16(&d, &dc, hit ? (float16)0.0f : fk_expneg16(z - M, 1.0f));
+    }
+    float R = sm_hsum16(d - dc), n = sm_hsum16(cnt);
+    for (; c < b; ++c) {
+        const float z = sm_z1(r, c, scale);
+        if (z == M) n += 1.0f;
+        else R += fk_expneg(z - M, 1.0f);
+    }
+    return R + (n - 1.0f);
+}
+#endif
+
+// f: the row's factor (1, or row_factor[row]). SM_LOG_R: D is R = D - 1.
 FK_INLINE sm_out sm_out_of(float M, float D, float f)
 {
     sm_out o;
@@ -274,10 +365,14 @@ FK_INLINE sm_out sm_out_of(float M, float D, float f)
 #if OUTPUT_MODE == 0
     // fully masked row: D = 0 -> factor 0 (never 0 * inf); NaN D stays NaN
     o.k = (D == 0.0f) ? 0.0f : f / D;
-#else
-    // log-softmax = (z - M) - log(D); fully masked row: -inf - 0 = -inf
+#elif SM_LOG_R
+    // log-softmax = (z - M) - log1p(R); fully masked row (R = -1): -inf - 0
     (void)f;
-    o.k = (D == 0.0f) ? 0.0f : log(D);
+    o.k = (D == -1.0f) ? 0.0f : sm_log_d(D);
+#else
+    (void)f;   // statistics (OUTPUT_MODE 3): no output pass
+    (void)D;
+    o.k = 0.0f;
 #endif
     return o;
 }

@@ -10,7 +10,9 @@
 // Shard s holds columns [s * shard_cols, min(cols, (s + 1) * shard_cols)),
 // never empty (the host makes shards = ceil(cols / shard_cols)).
 //   softmax_shard_stats   the online pass over its shard: stats[2g] = m,
-//                         stats[2g + 1] = d (any OUTPUT_MODE); stats is a
+//                         stats[2g + 1] = d (OUTPUT_MODE 0/3) or R = d - 1
+//                         (1/2: the sum without the max's unit, row.h,
+//                         merged by fk_online_merge_r); stats is a
 //                         fresh contiguous float[2 * rows * shards]
 //   softmax_shard_output  merges its row's shard pairs, in shard order in
 //                         every item (so all of a row's items agree bit for
@@ -34,7 +36,7 @@ void softmax_shard_stats(__global const fk_store_t *x,
     if (g >= (size_t)rows * (size_t)shards) return;
     size_t a, b;
     const int row = (int)fk_shard(g, shards, shard_cols, (size_t)cols, &a, &b);
-    float M, D;
+    float M, D;   // SM_LOG_R (OUTPUT_MODE 1/2): D is R = d - 1 (row.h)
     sm_stats(SM_ROW(row), a, b, scale, &M, &D);
     stats[2 * g] = M;
     stats[2 * g + 1] = D;
@@ -57,15 +59,21 @@ void softmax_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
     const int row = (int)g;
 #endif
     __global const float *pairs = stats + 2 * (size_t)row * (size_t)shards;
+#if SM_LOG_R
+    // (m, R) pairs: a shard's R survives the merge (lib/online.h)
+    float M = -INFINITY, D = -1.0f;
+    for (int s = 0; s < shards; ++s) fk_online_merge_r(&M, &D, pairs[2 * s], pairs[2 * s + 1]);
+#else
     float M = -INFINITY, D = 0.0f;
     for (int s = 0; s < shards; ++s) fk_online_merge(&M, &D, pairs[2 * s], pairs[2 * s + 1]);
+#endif
     __global sm_out_t *yr = SM_YROW(row);
 #if OUTPUT_MODE >= 2
     (void)x; (void)add_mask; (void)bool_mask; (void)cols; (void)x_offset; (void)x_row_stride;
     (void)add_mask_offset; (void)add_mask_row_stride; (void)bool_mask_offset;
     (void)bool_mask_row_stride; (void)scale; (void)shard_cols; (void)row_factor;
 #if OUTPUT_MODE == 2
-    FK_SSTORE1(M + log(D), yr);
+    FK_SSTORE1(M + sm_log_d(D), yr);
 #else
     yr[0] = M;
     yr[1] = D;

@@ -42,8 +42,15 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     for (; c < nv; c += 16) fk_kahan16(&d, &dc, fk_expneg16(sm_z16(r, c, scale) - ms, 1.0f));
     float D = sm_hsum16(d - dc);
     for (; c < n; ++c) D += fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
+#if OUTPUT_MODE == 1
+    // R = D - 1; a peaked row (D ~ 1) sums R again without the max's unit
+    // (row.h, sm_rest: one more read, for such rows only)
+    const float R = (D < SM_PEAKED_D && M > -INFINITY) ? sm_rest(r, 0, n, scale, M) : D - 1.0f;
+    sm_p2_range(r, yr, 0, n, scale, sm_out_of(M, R, f));
+#else
     // pass 3: output (the output pass of row.h)
     sm_p2_range(r, yr, 0, n, scale, sm_out_of(M, D, f));
+#endif
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))

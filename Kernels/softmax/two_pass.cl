@@ -136,6 +136,20 @@ FK_INLINE FT tp_out##SUF(FT z, float N, float K)                               \
 TP_DEFINE_OUT(, float)
 TP_DEFINE_OUT(16, float16)
 
+#if OUTPUT_MODE == 1
+// max z of a row (NaN ignored)
+FK_INLINE float tp_row_max(sm_row r, size_t n, float scale)
+{
+    const size_t nv = n & ~(size_t)15;
+    float16 mx = (float16)(-INFINITY);
+    size_t c = 0;
+    for (; c < nv; c += 16) mx = fk_max16(mx, sm_z16(r, c, scale));
+    float M = sm_hmax16(mx);
+    for (; c < n; ++c) M = fk_max(M, sm_z1(r, c, scale));
+    return M;
+}
+#endif
+
 FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, float f)
 {
     const size_t nv = n & ~(size_t)15;
@@ -180,6 +194,16 @@ FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
 #if OUTPUT_MODE == 0
     const float K = (S == 0.0f) ? 0.0f : f / S;
 #else
+    // A peaked row: the max's term e^r (|r| <= 0.35) is S's bulk and log S
+    // would cancel against r. Where S < 1.25 e^0.35 (D = 1 + R with R <
+    // 0.25 possible) the row is done as the max-based log-softmax instead:
+    // a max read, R without the max's unit (row.h, sm_rest), the output
+    // pass of row.h. Ordinary rows never.
+    if (S > 0.0f && S < SM_PEAKED_D * 1.4190675f) {
+        const float M = tp_row_max(r, n, scale);
+        sm_p2_range(r, yr, 0, n, scale, sm_out_of(M, sm_rest(r, 0, n, scale, M), f));
+        return;
+    }
     const float K = (S == 0.0f) ? 0.0f : log(S);
 #endif
     // scalar head up to 64-byte aligned y, streaming float16 stores, tail

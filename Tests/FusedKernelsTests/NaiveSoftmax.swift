@@ -29,11 +29,15 @@ enum NaiveSoftmax {
                 }
             }
             let sum = z.reduce(0.0) { $0 + exp($1 - m) }
-            let lse = m + log(sum)
+            // log(sum) as log1p of the sum without one unit term of the maximum (its
+            // other occurrences count): accurate to ~1e-16 relative even when sum ≈ 1.
+            let tops = Double(z.filter { $0 == m }.count)
+            let rest = z.reduce(0.0) { $0 + ($1 == m ? 0 : exp($1 - m)) } + (tops - 1)
+            let logSum = sum.isNaN ? sum : log1p(rest)
             switch kind {
             case .softmax: return z.map { exp($0 - m) / sum }
-            case .logSoftmax: return z.map { ($0 - m) - log(sum) }
-            case .logSumExp: return [lse]
+            case .logSoftmax: return z.map { ($0 - m) - logSum }
+            case .logSumExp: return [m + logSum]
             }
         }
     }

@@ -140,6 +140,38 @@ enum SoftmaxReference {
         return sum
     }
 
+    /// Below this d = Σ e^(z−m), log-softmax and log-sum-exp take log d as log1p(R), R the
+    /// sum without the max's unit term, summed apart (`remainder`): d's own rounding would
+    /// cost R, and so the max's log-softmax −log1p(R), its relative accuracy.
+    static let peakedSum = 1.25
+
+    /// R = Σ_{z≠m} e^(z−m) + (count of z = m) − 1 for a finite max m, the unit never in a
+    /// Float sum.
+    static func remainder(_ z: UnsafePointer<Float>, cols: Int, max m: Float) -> Double {
+        let vm = Float16x(repeating: m)
+        var sum: Double = 0
+        var hits = Float16x(repeating: 0)  // counts: exact in Float up to 2^24 per lane
+        var j = 0
+        while j + 16 <= cols {
+            var block = Float16x(repeating: 0)
+            let end = min(cols, j + 1024)
+            while j + 16 <= end {
+                let v = load16(z + j)
+                let hit = v .== vm
+                block += vexp(v - vm).replacing(with: 0, where: hit)
+                hits += Float16x(repeating: 0).replacing(with: 1, where: hit)
+                j += 16
+            }
+            sum += Double(block.sum())
+        }
+        var tops = hits.sumInDouble
+        while j < cols {
+            if z[j] == m { tops += 1 } else { sum += Double(sexp(z[j] - m)) }
+            j += 1
+        }
+        return sum + (tops - 1)
+    }
+
     private static func normalise(_ z: UnsafeMutablePointer<Float>, _ out: UnsafeMutablePointer<Float>, max m: Float,
                                   cols: Int, kind: SoftmaxKind) {
         if m == -.infinity {
@@ -152,13 +184,16 @@ enum SoftmaxReference {
         let sum = expSum(z, cols: cols, max: m, storeExp: kind == .softmax)
         let vm = Float16x(repeating: m)
         var j = 0
+        // log d; a peaked row (d ≈ 1, whose max has log-softmax −R ≈ −1e-9) as log1p of R
+        // summed again without the max's unit term: d's Float blocks rounded R against it.
+        let logSum = { sum < peakedSum ? log1p(remainder(z, cols: cols, max: m)) : log(sum) }
         // Pass 3.
         switch kind {
         case .logSumExp:
-            out[0] = Float(Double(m) + log(sum))
+            out[0] = Float(Double(m) + logSum())
         case .logSoftmax:
             // (z − m) − log d, not z − (m + log d): the latter loses log d when |m| ≫ 1.
-            let vlog = Float16x(repeating: Float(log(sum)))
+            let vlog = Float16x(repeating: Float(logSum()))
             while j + 16 <= cols { store16(load16(z + j) - vm - vlog, out + j); j += 16 }
             while j < cols { out[j] = z[j] - m - vlog[0]; j += 1 }
         case .softmax:

@@ -32,7 +32,9 @@ enum SoftmaxVariantsCPU {
             eachRow { row, y in
                 var lanes = OnlineLanes()
                 accumulate(row, 0 ..< cols, into: &lanes)
-                mapRow(row, y, 0 ..< cols, Normalised(lanes.merged, isLog: isLog))
+                let stats = lanes.merged
+                mapRow(row, y, 0 ..< cols,
+                       Normalised(stats, isLog: isLog, rest: isLog ? peakedRest(row, 0 ..< cols, stats) : nil))
             }
         case .twoPass:
             eachRow { row, y in twoPass(row, y, cols: cols, isLog: isLog) }
@@ -61,7 +63,50 @@ enum SoftmaxVariantsCPU {
         let m = top.m.max()
         var sum = ExpSumLanes(ms: Float16x(repeating: m == -.infinity ? 0 : m))
         accumulate(row, 0 ..< cols, into: &sum)
-        mapRow(row, y, 0 ..< cols, Normalised((m, sum.d.total), isLog: isLog))
+        let stats = (max: m, sum: sum.d.total)
+        mapRow(row, y, 0 ..< cols,
+               Normalised(stats, isLog: isLog, rest: isLog ? peakedRest(row, 0 ..< cols, stats) : nil))
+    }
+
+    // MARK: Log-softmax of a peaked row: R without the max's unit term
+
+    /// R = Σ_{z≠m} e^(z−m) + (count of z = m) − 1 of a row whose (m, d) says it is peaked
+    /// (d < `SoftmaxReference.peakedSum`, m finite), summed again with the max's unit term
+    /// left out: log d = log1p(R) then keeps the max's log-softmax −log1p(R) ≈ −R accurate,
+    /// which d's Float lane sums (the unit in them) do not. nil for other rows.
+    private static func peakedRest(_ row: Logits, _ columns: Range<Int>, _ stats: (max: Float, sum: Double))
+        -> Double? {
+        guard isPeaked(stats) else { return nil }
+        return restSum(row, columns, max: stats.max) - 1
+    }
+
+    private static func isPeaked(_ stats: (max: Float, sum: Double)) -> Bool {
+        stats.sum < SoftmaxReference.peakedSum && stats.max.isFinite
+    }
+
+    /// Σ_{z≠m} e^(z−m) + (count of z = m) over `columns`.
+    private static func restSum(_ row: Logits, _ columns: Range<Int>, max m: Float) -> Double {
+        var lanes = RestLanes(m: Float16x(repeating: m))
+        accumulate(row, columns, into: &lanes)
+        return lanes.d.total + lanes.tops.sumInDouble
+    }
+
+    private struct RestLanes: VectorAccumulator {
+        let m: Float16x
+        var d = KahanLanes()
+        var tops = Float16x(repeating: 0)
+
+        @inline(__always)
+        mutating func add(_ z0: Float16x, _ z1: Float16x, _ z2: Float16x, _ z3: Float16x) {
+            add(z0); add(z1); add(z2); add(z3)
+        }
+
+        @inline(__always)
+        mutating func add(_ z: Float16x) {
+            let hit = z .== m
+            d.add(vexp(z - m).replacing(with: 0, where: hit))
+            tops += Float16x(repeating: 0).replacing(with: 1, where: hit)
+        }
     }
 
     private struct MaxLanes: VectorAccumulator {
@@ -147,10 +192,12 @@ enum SoftmaxVariantsCPU {
         let factor: Float16x
         let isLog: Bool
 
-        init(_ stats: (max: Float, sum: Double), isLog: Bool) {
+        /// `rest`: R = d − 1 summed without the max's unit (a peaked row), log d = log1p(R).
+        init(_ stats: (max: Float, sum: Double), isLog: Bool, rest: Double? = nil) {
             let d = stats.sum
             ms = Float16x(repeating: stats.max == -.infinity ? 0 : stats.max)
-            factor = Float16x(repeating: d == 0 ? 0 : Float(isLog ? log(d) : 1 / d))
+            let logD = rest.map(log1p) ?? log(d)
+            factor = Float16x(repeating: d == 0 ? 0 : Float(isLog ? logD : 1 / d))
             self.isLog = isLog
         }
 
@@ -185,11 +232,28 @@ enum SoftmaxVariantsCPU {
                     stats[row * shards] = NormalizerStatistics.mergePair(a.max, a.sum, b.max, b.sum)
                 }
             }
+            // Log-softmax of peaked rows: R without the max's unit, each shard's part in
+            // parallel (`peakedRest`); the merged d rounded R against the unit.
+            var rests = [Double](repeating: 0, count: rows * shards)
+            if isLog && (0 ..< rows).contains(where: { isPeaked(stats[$0 * shards]) }) {
+                let merged = UnsafeBufferPointer(stats)
+                rests.withUnsafeMutableBufferPointer { rests in
+                    parallelRows(rows * shards, cols: width) { tasks in
+                        for task in tasks where isPeaked(merged[task / shards * shards]) {
+                            rests[task] = restSum(logits(task / shards), columns(task % shards),
+                                                  max: merged[task / shards * shards].max)
+                        }
+                    }
+                }
+            }
             parallelRows(rows * shards, cols: width) { tasks in
                 for task in tasks {
                     let row = task / shards
+                    let merged = stats[row * shards]
+                    let rest = isLog && isPeaked(merged)
+                        ? rests[row * shards ..< (row + 1) * shards].reduce(0, +) - 1 : nil
                     mapRow(logits(row), y + row * cols, columns(task % shards),
-                           Normalised(stats[row * shards], isLog: isLog))
+                           Normalised(merged, isLog: isLog, rest: rest))
                 }
             }
         }
@@ -207,7 +271,19 @@ enum SoftmaxVariantsCPU {
     private static func twoPass(_ row: Logits, _ y: UnsafeMutablePointer<Float>, cols: Int, isLog: Bool) {
         var lanes = TwoPassLanes()
         accumulate(row, 0 ..< cols, into: &lanes)
-        mapRow(row, y, 0 ..< cols, TwoPassOutput(lanes.merged, isLog: isLog))
+        let sum = lanes.merged
+        // A peaked row (S < 1.25·e^0.35: d = S·2^N/e^max may be < 1.25): log S would
+        // cancel against the max's r. Log-softmax then as the three-pass: max, R without
+        // the max's unit term, (z − m) − log1p(R).
+        if isLog && sum.s > 0 && sum.s < SoftmaxReference.peakedSum * 1.419_067_5 {
+            var top = MaxLanes()
+            accumulate(row, 0 ..< cols, into: &top)
+            let m = top.m.max()
+            let rest = restSum(row, 0 ..< cols, max: m) - 1
+            mapRow(row, y, 0 ..< cols, Normalised((m, rest + 1), isLog: true, rest: rest))
+            return
+        }
+        mapRow(row, y, 0 ..< cols, TwoPassOutput(sum, isLog: isLog))
     }
 
     // ln 2 in four parts, the first three of 7 significant bits: k·C1, k·C2, k·C3 are exact
