@@ -55,7 +55,8 @@ struct MatmulBench: ParsableCommand {
                          shape: [batch ?? 1, m, n, k], transpose_a: transposeA, transpose_b: transposeB,
                          median_ms: time.median, min_ms: time.min, first_call_ms: time.firstCall, gflops: gflops, fma_peak_gflops: peak,
                          fraction_of_fma_peak: gflops / peak, blas_gflops: blas, fraction_of_blas: gflops / blas,
-                         max_error: normwiseError(try c.array(of: Float.self), reference)).print(json: json)
+                         max_error: normwiseError(try c.array(of: Float.self), reference),
+                         kernels: time.kernels).print(json: json)
         }
     }
 
@@ -118,6 +119,8 @@ struct MatmulReport: Encodable {
     let blas_gflops: Double
     let fraction_of_blas: Double
     let max_error: Double
+    /// The kernel specs launched (file:entry and sorted -D defines).
+    let kernels: [String]
 
     func print(json: Bool) {
         if json { return printJSON(self) }
@@ -126,6 +129,6 @@ struct MatmulReport: Encodable {
                 + "FMA peak %.1f (%.0f%%); BLAS %.1f (%.2fx); max error %.1e",
             transpose_a ? " Aᵀ" : "", transpose_b ? " Bᵀ" : "", dtype, shape[0], shape[1], shape[2], shape[3], device,
             preset, median_ms, min_ms, first_call_ms, gflops, fma_peak_gflops, 100 * fraction_of_fma_peak, blas_gflops, fraction_of_blas,
-            max_error))
+            max_error) + (kernels.isEmpty ? "" : "; " + kernels.map(kernelLabel).joined(separator: " + ")))
     }
 }

@@ -6,6 +6,9 @@ struct Timings {
     let samples: [Double]
     /// Wall-clock time of the first call: kernel builds (or cache loads) included.
     let firstCall: Double
+    /// The kernel specs the measured body launched, in order, each once: the label a
+    /// device measurement is filed under (empty on the CPU path).
+    let kernels: [String]
 
     var median: Double {
         let sorted = samples.sorted()
@@ -24,16 +27,19 @@ func measure(_ engine: Engine, repeat count: Int, _ body: () throws -> Void) thr
     try body()
     let firstCall = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
     var samples: [Double] = []
+    var kernels: [String] = []
     for _ in 0 ..< count {
         if case .cpu = engine.backend {
             let start = DispatchTime.now().uptimeNanoseconds
             try body()
             samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
         } else {
-            samples.append(try engine.profile(body).reduce(0) { $0 + $1.milliseconds })
+            let timings = try engine.profile(body)
+            for timing in timings where !kernels.contains(timing.spec.description) { kernels.append(timing.spec.description) }
+            samples.append(timings.reduce(0) { $0 + $1.milliseconds })
         }
     }
-    return Timings(samples: samples, firstCall: firstCall)
+    return Timings(samples: samples, firstCall: firstCall, kernels: kernels)
 }
 
 /// One benchmark result, printed as a line of text or one JSON object.
@@ -55,6 +61,8 @@ struct Report: Encodable {
     let fraction_of_roofline: Double
     let fraction_of_plain_copy: Double
     let max_rel_error: Double
+    /// The kernel specs launched (file:entry and sorted -D defines).
+    let kernels: [String]
 
     func print(json: Bool) {
         if json {
@@ -65,7 +73,8 @@ struct Report: Encodable {
                     + "roofline copy %.2f GB/s (%.1f%%); plain-store copy %.2f GB/s (%.1f%%); max rel err %.2e",
                 op, variant, dtype, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, first_call_ms,
                 gbps, roofline_gbps,
-                100 * fraction_of_roofline, plain_copy_gbps, 100 * fraction_of_plain_copy, max_rel_error))
+                100 * fraction_of_roofline, plain_copy_gbps, 100 * fraction_of_plain_copy, max_rel_error)
+                + (kernels.isEmpty ? "" : "; " + kernels.map(kernelLabel).joined(separator: " + ")))
         }
     }
 }
@@ -118,3 +127,6 @@ func printJSON<T: Encodable>(_ value: T) {
     guard let data = try? encoder.encode(value) else { return print("{\"error\": \"encoding failed\"}") }
     print(String(decoding: data, as: UTF8.self))
 }
+
+/// The short form of a kernel spec for a human line: its file and entry point.
+func kernelLabel(_ spec: String) -> String { String(spec.split(separator: " ").first ?? "") }

@@ -54,7 +54,7 @@ func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32
         Report(op: kind.rawValue, variant: variant.rawValue, dtype: dtype.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
                min_ms: op.min, first_call_ms: op.firstCall, gbps: gbps, roofline_gbps: copy.best, plain_copy_gbps: copy.plain,
                fraction_of_roofline: gbps / copy.best, fraction_of_plain_copy: gbps / copy.plain,
-               max_rel_error: maxRelativeError(output, reference, dtype: dtype)).print(json: json)
+               max_rel_error: maxRelativeError(output, reference, dtype: dtype), kernels: op.kernels).print(json: json)
     }
 }
 

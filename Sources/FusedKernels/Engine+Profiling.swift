@@ -1,9 +1,12 @@
 import Foundation
 
-/// Device time of one kernel launch, from OpenCL profiling events.
+/// Device time of one kernel launch, from OpenCL profiling events, and the kernel spec
+/// it launched (the label benchmarks report it under).
 public struct KernelTiming: Sendable {
-    public let kernel: String
+    public let spec: KernelSpec
     public let milliseconds: Double
+
+    public var kernel: String { spec.entry }
 }
 
 extension Engine {
@@ -16,27 +19,29 @@ extension Engine {
             _ = recorder.stop()
             throw error
         }
-        return try wrapCL { try recorder.stop().map { KernelTiming(kernel: $0.name, milliseconds: try $0.milliseconds()) } }
+        return try wrapCL {
+            try recorder.stop().map { KernelTiming(spec: $0.spec, milliseconds: try $0.event.milliseconds()) }
+        }
     }
 
-    func record(_ event: CLEvent) { recorder.append(event) }
+    func record(_ event: CLEvent, _ spec: KernelSpec) { recorder.append((spec, event)) }
 }
 
 final class EventRecorder: @unchecked Sendable {
     private let lock = NSLock()
-    private var events: [CLEvent]?
+    private var events: [(spec: KernelSpec, event: CLEvent)]?
 
     func start() {
         lock.lock(); defer { lock.unlock() }
         events = []
     }
 
-    func append(_ event: CLEvent) {
+    func append(_ event: (spec: KernelSpec, event: CLEvent)) {
         lock.lock(); defer { lock.unlock() }
         events?.append(event)
     }
 
-    func stop() -> [CLEvent] {
+    func stop() -> [(spec: KernelSpec, event: CLEvent)] {
         lock.lock(); defer { lock.unlock() }
         defer { events = nil }
         return events ?? []

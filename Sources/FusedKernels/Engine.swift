@@ -85,7 +85,7 @@ public final class Engine: @unchecked Sendable {
                 throw FusedKernelsError.invalidKernelArguments(kernel: spec.entry, reason: "not declared in \(spec.file)")
             }
             try kernel.bind(arguments, signature: signature)
-            record(try context.enqueue(kernel, grid))
+            record(try context.enqueue(kernel, grid), spec)
         }
     }
 
