@@ -76,51 +76,69 @@ import Testing
         }
     }
 
+    /// One backend × variant case across the block kernel's row limit.
+    struct VariantRun: CustomTestStringConvertible, Sendable {
+        let backend: TestBackend
+        let variant: SoftmaxVariant
+        var testDescription: String { "\(backend.label) \(variant)" }
+    }
+
+    static let variantRuns = TestBackend.all.flatMap { backend in
+        SoftmaxVariant.allCases.map { VariantRun(backend: backend, variant: $0) }
+    }
+
     /// Every variant, on shapes on both sides of the block kernel's row limit.
-    @Test(arguments: TestBackend.all)
-    func variantsAcrossTheBlockThreshold(backend: TestBackend) throws {
-        let engine = try backend.engine()
+    @Test(arguments: variantRuns)
+    func variantsAcrossTheBlockThreshold(run: VariantRun) throws {
+        let engine = try run.backend.engine()
         let limit = SoftmaxVariant.blockMaxColumns
         let shapes = [(5, 17), (9, 1000), (3, limit - 1), (2, limit), (2, limit + 1)]
-        for (rows, cols) in shapes where rows * cols <= backend.elementBudget {
+        for (rows, cols) in shapes where rows * cols <= run.backend.elementBudget {
             let shape = Shape(rows: rows, cols: cols)
             let x = randomValues(shape.count, seed: UInt64(cols + 5))
-            for variant in SoftmaxVariant.allCases {
-                for mask in [MaskCase.none, .both] {
-                    var options = Self.options(mask, shape, seed: 3)
-                    options.variant = variant
-                    for kind in SoftmaxKind.allCases {
-                        expectClose(try engine.softmax(x, shape: shape, kind: kind, options: options),
-                                    NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options),
-                                    rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
-                                    "\(backend.label) \(variant) \(kind) \(shape) \(mask)")
-                    }
+            for mask in [MaskCase.none, .both] {
+                var options = Self.options(mask, shape, seed: 3)
+                options.variant = run.variant
+                for kind in SoftmaxKind.allCases {
+                    expectClose(try engine.softmax(x, shape: shape, kind: kind, options: options),
+                                NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options),
+                                rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
+                                "\(run.testDescription) \(kind) \(shape) \(mask)")
                 }
             }
         }
     }
 
-    @Test(arguments: TestBackend.all)
-    func backwardBothKinds(backend: TestBackend) throws {
-        let engine = try backend.engine()
-        for rows in Self.rows {
-            for cols in Self.cols where rows * cols <= backend.elementBudget / 2 {
-                let shape = Shape(rows: rows, cols: cols)
-                let options = Self.options(.keepRow, shape, seed: 7)
-                let x = randomValues(shape.count, seed: UInt64(rows * 1000 + cols))
-                let dy = randomValues(shape.count, seed: UInt64(rows * 1000 + cols + 1), in: -1 ... 1)
-                for kind in [SoftmaxKind.softmax, .logSoftmax] {
-                    let y = NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options).map(Float.init)
-                    let dxTensor = try engine.tensor([Float](repeating: poison, count: shape.count), shape: shape)
-                    try engine.softmaxBackward(output: try engine.tensor(y, shape: shape),
-                                               gradient: try engine.tensor(dy, shape: shape), into: dxTensor,
-                                               kind: kind, scale: 1.25)
-                    let dx = try dxTensor.toArray()
-                    expectClose(dx, NaiveSoftmax.backward(y: y, dy: dy, shape: shape, kind: kind, scale: 1.25),
-                                rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
-                                "\(backend.label) \(kind) backward \(shape)")
-                }
+    /// One backend × shape case of the backward (both kinds, a keep-mask's zeros in y).
+    struct BackwardRun: CustomTestStringConvertible, Sendable {
+        let backend: TestBackend
+        let shape: Shape
+        var testDescription: String { "\(backend.label) \(shape)" }
+    }
+
+    static let backwardRuns = TestBackend.all.flatMap { backend in
+        rows.flatMap { rows in
+            cols.filter { rows * $0 <= backend.elementBudget / 2 }.map {
+                BackwardRun(backend: backend, shape: Shape(rows: rows, cols: $0))
             }
+        }
+    }
+
+    @Test(arguments: backwardRuns)
+    func backwardBothKinds(run: BackwardRun) throws {
+        let engine = try run.backend.engine()
+        let shape = run.shape
+        let options = Self.options(.keepRow, shape, seed: 7)
+        let x = randomValues(shape.count, seed: UInt64(shape.rows * 1000 + shape.cols))
+        let dy = randomValues(shape.count, seed: UInt64(shape.rows * 1000 + shape.cols + 1), in: -1 ... 1)
+        for kind in [SoftmaxKind.softmax, .logSoftmax] {
+            let y = NaiveSoftmax.forward(x, shape: shape, kind: kind, options: options).map(Float.init)
+            let dxTensor = try engine.tensor([Float](repeating: poison, count: shape.count), shape: shape)
+            try engine.softmaxBackward(output: try engine.tensor(y, shape: shape),
+                                       gradient: try engine.tensor(dy, shape: shape), into: dxTensor,
+                                       kind: kind, scale: 1.25)
+            expectClose(try dxTensor.toArray(), NaiveSoftmax.backward(y: y, dy: dy, shape: shape, kind: kind, scale: 1.25),
+                        rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(run.testDescription) \(kind) backward")
         }
     }
 
