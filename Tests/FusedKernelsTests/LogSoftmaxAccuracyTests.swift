@@ -61,8 +61,6 @@ import Testing
                 }
             }
         }
-        // For the record (the check is the bound above): the worst near-0 relative error.
-        print("LSM-ACCURACY \(context): worst near-0 relative error \(worst)")
         if failures > 3 {
             let message = "\(context): \(failures) elements out of tolerance in all; worst relative error of a near-0 value \(worst)"
             Issue.record(Comment(rawValue: message), sourceLocation: sourceLocation)
