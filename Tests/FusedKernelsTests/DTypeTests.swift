@@ -23,11 +23,14 @@ import Testing
         #expect(DType.bfloat16.round(0.1) == BFloat16(0.1).float)
     }
 
-    func check<T: FloatingTensorElement>(_ type: T.Type, backend: TestBackend) throws {
+    static let shapes = ShapeRun.all([(3, 17), (5, 1000), (2, 4097)])
+
+    func check<T: FloatingTensorElement>(_ type: T.Type, _ run: ShapeRun) throws {
+        let backend = run.backend
         let engine = try backend.engine()
         let tolerance = Self.tolerances[T.dtype]!
-        for (rows, cols) in [(3, 17), (5, 1000), (2, 4097)] where rows * cols <= backend.elementBudget {
-            let shape = Shape(rows: rows, cols: cols)
+        do {
+            let (shape, rows, cols) = (run.shape, run.shape.rows, run.shape.cols)
             let x = randomValues(shape.count, seed: UInt64(rows + cols)).map(T.init)
             let xFloat = x.map(\.float)
             let options = HostOptions(scale: 0.8, keepMask: (0 ..< cols).map { $0 % 5 != 2 })
@@ -53,11 +56,11 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.all)
-    func float16Storage(backend: TestBackend) throws { try check(Float16.self, backend: backend) }
+    @Test(arguments: shapes)
+    func float16Storage(run: ShapeRun) throws { try check(Float16.self, run) }
 
-    @Test(arguments: TestBackend.all)
-    func bfloat16Storage(backend: TestBackend) throws { try check(BFloat16.self, backend: backend) }
+    @Test(arguments: shapes)
+    func bfloat16Storage(run: ShapeRun) throws { try check(BFloat16.self, run) }
 
     /// Every store path (every variant; rows on both sides of the block threshold; a
     /// 64-byte aligned vector body between scalar heads and tails) rounds to nearest

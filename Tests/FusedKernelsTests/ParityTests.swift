@@ -61,18 +61,14 @@ import Testing
     }
 
     /// Rows long enough that each work-item loops many times, and many rows.
-    @Test(arguments: TestBackend.all)
-    func forwardLargeShapes(backend: TestBackend) throws {
-        let engine = try backend.engine()
-        for (rows, cols) in [(513, 129), (4, 65_537), (2, 1_048_577)] where rows * cols <= backend.elementBudget {
-            let shape = Shape(rows: rows, cols: cols)
-            let x = randomValues(shape.count, seed: UInt64(rows * 31 + cols))
-            for kind in SoftmaxKind.allCases {
-                let y = try engine.softmax(x, shape: shape, kind: kind)
-                expectClose(y, NaiveSoftmax.forward(x, shape: shape, kind: kind),
-                            rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance,
-                            "\(backend.label) \(kind) \(shape)")
-            }
+    @Test(arguments: ShapeRun.all([(513, 129), (4, 65_537), (2, 1_048_577)]))
+    func forwardLargeShapes(run: ShapeRun) throws {
+        let engine = try run.backend.engine()
+        let shape = run.shape
+        let x = randomValues(shape.count, seed: UInt64(shape.rows * 31 + shape.cols))
+        for kind in SoftmaxKind.allCases {
+            expectClose(try engine.softmax(x, shape: shape, kind: kind), NaiveSoftmax.forward(x, shape: shape, kind: kind),
+                        rtol: fp32RelativeTolerance, atol: fp32AbsoluteTolerance, "\(run.testDescription) \(kind)")
         }
     }
 
@@ -109,23 +105,11 @@ import Testing
         }
     }
 
-    /// One backend × shape case of the backward (both kinds, a keep-mask's zeros in y).
-    struct BackwardRun: CustomTestStringConvertible, Sendable {
-        let backend: TestBackend
-        let shape: Shape
-        var testDescription: String { "\(backend.label) \(shape)" }
-    }
-
-    static let backwardRuns = TestBackend.all.flatMap { backend in
-        rows.flatMap { rows in
-            cols.filter { rows * $0 <= backend.elementBudget / 2 }.map {
-                BackwardRun(backend: backend, shape: Shape(rows: rows, cols: $0))
-            }
-        }
-    }
+    static let backwardRuns = ShapeRun.all(rows.flatMap { rows in cols.map { (rows, $0) } },
+                                           budget: { $0.elementBudget / 2 })
 
     @Test(arguments: backwardRuns)
-    func backwardBothKinds(run: BackwardRun) throws {
+    func backwardBothKinds(run: ShapeRun) throws {
         let engine = try run.backend.engine()
         let shape = run.shape
         let options = Self.options(.keepRow, shape, seed: 7)

@@ -26,6 +26,23 @@ struct TestBackend: CustomTestStringConvertible, Sendable {
     }()
 }
 
+/// One backend × shape case, so that a failure names both.
+struct ShapeRun: CustomTestStringConvertible, Sendable {
+    let backend: TestBackend
+    let shape: Shape
+    var testDescription: String { "\(backend.label) \(shape)" }
+
+    /// Every backend with every shape of `shapes` (rows, cols) whose elements fit
+    /// `budget(backend)` (Oclgrind's is small).
+    static func all(_ shapes: [(Int, Int)], budget: (TestBackend) -> Int = { $0.elementBudget }) -> [ShapeRun] {
+        TestBackend.all.flatMap { backend in
+            shapes.filter { $0.0 * $0.1 <= budget(backend) }.map {
+                ShapeRun(backend: backend, shape: Shape(rows: $0.0, cols: $0.1))
+            }
+        }
+    }
+}
+
 /// A value no kernel produces: outputs are pre-filled with it so unwritten elements fail.
 let poison = Float(bitPattern: 0xFF7F_DEAD)
 

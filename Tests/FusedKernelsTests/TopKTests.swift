@@ -29,9 +29,22 @@ import Testing
         (1, 1, 1), (3, 17, 1), (3, 17, 7), (3, 17, 17), (5, 1000, 8), (4, 1000, 64), (2, 4097, 256), (33, 300, 8),
     ]
 
-    @Test(arguments: TestBackend.all)
-    func randomRows(backend: TestBackend) throws {
-        try Self.checkRandomRows(try backend.engine(), backend)
+    /// One backend × (rows, cols, k) case.
+    struct Run: CustomTestStringConvertible, Sendable {
+        let backend: TestBackend
+        let rows: Int, cols: Int, k: Int
+        var testDescription: String { "\(backend.label) [\(rows), \(cols)] k=\(k)" }
+    }
+
+    static let runs = TestBackend.all.flatMap { backend in
+        cases.filter { $0.rows * $0.cols <= backend.elementBudget }.map {
+            Run(backend: backend, rows: $0.rows, cols: $0.cols, k: $0.k)
+        }
+    }
+
+    @Test(arguments: runs)
+    func randomRows(run: Run) throws {
+        try Self.checkRandomRows(try run.backend.engine(), run.backend, cases: [(run.rows, run.cols, run.k)])
     }
 
     @Test(arguments: TestBackend.all)
@@ -56,8 +69,9 @@ import Testing
         #expect(plain.values.allSatisfy(\.isNaN) && plain.indices == [-1, -1, -1], "\(backend.label) \(plain)")
     }
 
-    static func checkRandomRows(_ engine: Engine, _ backend: TestBackend) throws {
-        for (rows, cols, k) in Self.cases where rows * cols <= backend.elementBudget {
+    static func checkRandomRows(_ engine: Engine, _ backend: TestBackend,
+                                cases: [(rows: Int, cols: Int, k: Int)] = cases) throws {
+        for (rows, cols, k) in cases where rows * cols <= backend.elementBudget {
             let shape = Shape(rows: rows, cols: cols)
             let x = randomValues(shape.count, seed: UInt64(cols * 7 + k))
             for softmax in [true, false] {
