@@ -37,7 +37,7 @@ struct MatmulBench: ParsableCommand {
         let aValues = benchmarkInput(count: aShape.reduce(1, *)).map { dtype.round($0 / 8) }
         let bValues = benchmarkInput(count: bShape.reduce(1, *), seed: 7).map { dtype.round($0 / 8) }
         let flops = 2 * Double(m) * Double(n) * Double(k) * Double(batch ?? 1)
-        let blas = blasRate(aValues, bValues, flops: flops)
+        let blas = try blasRate(aValues, bValues, flops: flops)
         let cpu = try Engine(device: "cpu")
         let reference = try cpu.matmul(try tensor(aValues, shape: aShape, dtype: dtype, on: cpu),
                                        try tensor(bValues, shape: bShape, dtype: dtype, on: cpu),
@@ -62,7 +62,7 @@ struct MatmulBench: ParsableCommand {
 
     /// GFLOP/s of `cblas_sgemm` called directly on dense fp32 copies of the same operands
     /// (one call per batch), median of the repetitions: the CPU baseline of this run.
-    private func blasRate(_ a: [Float], _ b: [Float], flops: Double) -> Double {
+    private func blasRate(_ a: [Float], _ b: [Float], flops: Double) throws -> Double {
         var c = [Float](repeating: 0, count: (batch ?? 1) * m * n)
         let (lda, ldb) = (transposeA ? m : k, transposeB ? k : n)
         let call = {
@@ -80,14 +80,9 @@ struct MatmulBench: ParsableCommand {
                 }
             }
         }
-        call()
-        var samples: [Double] = []
-        for _ in 0 ..< `repeat` {
-            let start = DispatchTime.now().uptimeNanoseconds
-            call()
-            samples.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        }
-        return flops / samples.sorted()[samples.count / 2] / 1e9
+        // A CPU-path engine makes `measure` time with the monotonic clock.
+        let time = try measure(try Engine(device: "cpu"), repeat: `repeat`) { call() }
+        return flops / time.median / 1e6
     }
 }
 
