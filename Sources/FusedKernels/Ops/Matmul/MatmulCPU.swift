@@ -19,7 +19,7 @@ extension Engine {
                             b.matrix(z), Int32(b.leading), call.beta, c + z * batchStride, Int32(ldc))
             }
         }
-        let output = OutputMatrix(c, m: call.m)
+        let output = try OutputMatrix(c, m: call.m)
         if c.dtype == .float32, case .host(let host) = c.storage.location {
             return gemm(host.bytes.assumingMemoryBound(to: Float.self) + Int(c.offset), Int(output.rowStride),
                         Int(output.batchStride))

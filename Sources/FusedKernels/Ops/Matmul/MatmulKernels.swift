@@ -24,7 +24,7 @@ extension Engine {
               case .device(let cBuffer) = c.storage.location else {
             throw FusedKernelsError.invalidArgument(argument: "a", reason: "not a device tensor")
         }
-        let output = OutputMatrix(c, m: call.m)
+        let output = try OutputMatrix(c, m: call.m)
         let spec = KernelSpec(file: "matmul/matmul.cl", entry: "matmul",
                               defines: parameters.defines.merging(["DTYPE": call.a.tensor.dtype.kernelCode]) { $1 })
         let (p, groupsN, groupsM) = (parameters, (call.n + parameters.nwg - 1) / parameters.nwg,
@@ -47,8 +47,10 @@ struct OutputMatrix {
     let rowStride: Int64
     let batchStride: Int64
 
-    init(_ c: Tensor, m: Int) {
-        let layout = c.rowLayout!
+    init(_ c: Tensor, m: Int) throws {
+        guard let layout = c.rowLayout else {
+            throw FusedKernelsError.invalidArgument(argument: "c", reason: "rows are not evenly strided")
+        }
         rowStride = Int64(layout.rowStride)
         batchStride = Int64(layout.rowStride * m)
     }
