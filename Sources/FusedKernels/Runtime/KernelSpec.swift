@@ -23,13 +23,5 @@ public struct KernelSpec: Hashable, Sendable, CustomStringConvertible {
     /// The build options the defines stand for, in name order.
     var buildOptions: [String] { defines.map { "-D\($0.name)=\($0.value)" } }
 
-    /// The same kernel with more (or replaced) defines.
-    func adding(_ more: [String: CustomStringConvertible]) -> KernelSpec {
-        var merged: [String: CustomStringConvertible] = [:]
-        for define in defines { merged[define.name] = define.value }
-        for (name, value) in more { merged[name] = value }
-        return KernelSpec(file: file, entry: entry, defines: merged)
-    }
-
     public var description: String { ([file + ":" + entry] + buildOptions).joined(separator: " ") }
 }
