@@ -32,6 +32,7 @@ public final class Engine: @unchecked Sendable {
     private let sourceLock = NSLock()
     private var sources: [String: KernelSource] = [:]
     let recorder = EventRecorder()
+    let scratchMeter = ScratchMeter()
     let tuningLock = NSLock()
     var tuningParameters = TuningParameters.defaults
 
