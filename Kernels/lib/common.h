@@ -222,5 +222,24 @@ FK_INLINE int fk_any16(int16 v)
 FK_INLINE float   fk_max(float a, float b)       { return (b > a) ? b : a; }
 FK_INLINE float16 fk_max16(float16 a, float16 b) { return (b > a) ? b : a; }
 
+// horizontal max (NaN lanes never win) / sum of a float16
+FK_INLINE float fk_hmax16(float16 v)
+{
+    const float8 l8 = FK_LO8(v), h8 = FK_HI8(v);
+    const float8 a = (h8 > l8) ? h8 : l8;
+    const float4 l4 = FK_LO4(a), h4 = FK_HI4(a);
+    const float4 b = (h4 > l4) ? h4 : l4;
+    const float2 l2 = FK_LO2(b), h2 = FK_HI2(b);
+    const float2 c = (h2 > l2) ? h2 : l2;
+    return fk_max(c.x, c.y);
+}
+FK_INLINE float fk_hsum16(float16 v)
+{
+    const float8 a = FK_LO8(v) + FK_HI8(v);
+    const float4 b = FK_LO4(a) + FK_HI4(a);
+    const float2 c = FK_LO2(b) + FK_HI2(b);
+    return c.x + c.y;
+}
+
 
 #endif // FK_COMMON_H

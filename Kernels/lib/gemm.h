@@ -12,6 +12,8 @@
 //   reaches the same inner loop (BLAS-style packing).
 // * gemm_mk_ab / gemm_mk_abt: register-blocked micro-kernels, acc += A·B
 //   with B tiled [k][n], or A·Bᵀ with B tiled [n][k].
+// * gemm_tile: a group's whole MWG x NWG product in a z tile, for kernels
+//   that reduce the tile instead of storing it (cut cross-entropy).
 //
 // Two shapes of the same code, chosen by the work-group size:
 // * GEMM_WG == 1 (CPU devices: one work-item per core thread, no
@@ -271,6 +273,78 @@ FK_INLINE void gemm_mk_abt(gemm_vec_t *acc, GEMM_TS const float *a, int lda, int
             for (int v = 0; v < NRV; ++v) acc[r * NRV + v] = fma(av, bv[v], acc[r * NRV + v]);
         }
     }
+}
+
+// ---------------------------------------------------------------------------
+// gemm_tile: z[i*NWG + j] = sum_{p<k} A(i, p)*B(p, j) for i < mv, j < nv, the
+// product tile of one group, left in GEMM_TS memory for an epilogue (entries
+// outside the valid corner are unspecified: never read them).
+//   A(i, p) = a[i*a_rs + p*a_cs], B(p, j) = b[p*b_rs + j*b_cs] (any strides)
+//   at, bt: the k-block tiles [KWG][MWG] and [KWG][NWG]; z: [MWG][NWG],
+//   64-byte aligned. Every item of the group calls it; z is complete for
+//   all of them on return. Each item's results sit where matmul's
+//   interleaving puts them (row (ir*MR + r)*MDIMC + ty, vector column
+//   (jr*NRV + v)*NDIMC + tx); a swept per-item tile keeps its partial sums
+//   in z itself between k-blocks (an item touches only its own entries).
+// ---------------------------------------------------------------------------
+#define GEMM_SWEEP (MWI > MR || NWI > NR)
+
+FK_INLINE void gemm_tile(GEMM_TS float *z, GEMM_TS float *at, GEMM_TS float *bt,
+                         __global const fk_store_t *a, long a_rs, long a_cs,
+                         __global const fk_store_t *b, long b_rs, long b_cs, int mv, int nv, int k)
+{
+    const int ty = (int)get_local_id(1), tx = (int)get_local_id(0);
+    const int nir = min(MWI / MR, (mv + MR * MDIMC - 1) / (MR * MDIMC));
+    const int njr = min(NWI / NR, (nv + NR * NDIMC - 1) / (NR * NDIMC));
+    const int nkb = max(1, (k + KWG - 1) / KWG);
+    GEMM_TS gemm_vec_t *zv = (GEMM_TS gemm_vec_t *)z;   // [MWG][NWG / VWN]
+    gemm_vec_t acc[GEMM_ACC_N];
+#if !GEMM_SWEEP
+    gemm_acc_zero(acc);
+#endif
+    for (int kb = 0; kb < nkb; ++kb) {
+        const int p0 = kb * KWG;
+        const int nk = clamp(k - p0, 0, KWG);
+        const int kc = (nk + GEMM_KSTEP - 1) / GEMM_KSTEP * GEMM_KSTEP;
+        GEMM_BARRIER();   // the previous block's tiles (or the caller's z) are consumed
+        gemm_load_tile(at, MWG, kc, MWG, a + p0 * a_cs, a_cs, a_rs, nk, mv);
+        gemm_load_tile(bt, NWG, kc, NWG, b + p0 * b_rs, b_rs, b_cs, nk, nv);
+        GEMM_BARRIER();
+        for (int jr = 0; jr < njr; ++jr) {
+            for (int ir = 0; ir < nir; ++ir) {
+#if GEMM_SWEEP
+                GEMM_TS gemm_vec_t *zs = zv + (ir * MR * MDIMC + ty) * (NWG / VWN) + jr * NRV * NDIMC + tx;
+                if (kb == 0) {
+                    gemm_acc_zero(acc);
+                } else {
+                    #pragma unroll
+                    for (int r = 0; r < MR; ++r) {
+                        #pragma unroll
+                        for (int v = 0; v < NRV; ++v) acc[r * NRV + v] = zs[r * MDIMC * (NWG / VWN) + v * NDIMC];
+                    }
+                }
+#endif
+                gemm_mk_ab(acc, at + ir * MR * MDIMC + ty, MWG, MDIMC,
+                           (GEMM_TS const gemm_vec_t *)bt + jr * NRV * NDIMC + tx, NWG / VWN, NDIMC, kc);
+#if GEMM_SWEEP
+                #pragma unroll
+                for (int r = 0; r < MR; ++r) {
+                    #pragma unroll
+                    for (int v = 0; v < NRV; ++v) zs[r * MDIMC * (NWG / VWN) + v * NDIMC] = acc[r * NRV + v];
+                }
+#endif
+            }
+        }
+    }
+#if !GEMM_SWEEP
+    // one micro-tile per item: its sums stayed in registers over every k-block
+    #pragma unroll
+    for (int r = 0; r < MR; ++r) {
+        #pragma unroll
+        for (int v = 0; v < NRV; ++v) zv[(r * MDIMC + ty) * (NWG / VWN) + v * NDIMC + tx] = acc[r * NRV + v];
+    }
+#endif
+    GEMM_BARRIER();
 }
 
 #endif // FK_GEMM_H

@@ -141,13 +141,13 @@ FK_INLINE void sb_sweep(const int do1, const int do2, const int do3, size_t n, f
         if (do3) sb_p3_16(rc, c, scale, oc, ec, yc);
     }
     if (do1) {
-        float m = sm_hmax16(mx);
+        float m = fk_hmax16(mx);
         for (c = 0; c < c0; ++c) m = fk_max(m, sm_z1(ra, c, scale));
         for (c = c1; c < n; ++c) m = fk_max(m, sm_z1(ra, c, scale));
         *Ma = m;
     }
     if (do2) {
-        float d = sm_hsum16(s.d - s.dc);
+        float d = fk_hsum16(s.d - s.dc);
         for (c = 0; c < c0; ++c) d += sb_p2_1(rb, c, scale, msb, eb);
         for (c = c1; c < n; ++c) d += sb_p2_1(rb, c, scale, msb, eb);
         *Db = d;

@@ -142,25 +142,6 @@ FK_INLINE float sm_z1(sm_row r, size_t c, float scale)
 
 #define SM_PREFETCH_CHUNK(r, c) FK_PREFETCH_CHUNK((r).x + (c))
 
-// horizontal max (NaN lanes never win) / sum of a float16
-FK_INLINE float sm_hmax16(float16 v)
-{
-    const float8 l8 = FK_LO8(v), h8 = FK_HI8(v);
-    const float8 a = (h8 > l8) ? h8 : l8;
-    const float4 l4 = FK_LO4(a), h4 = FK_HI4(a);
-    const float4 b = (h4 > l4) ? h4 : l4;
-    const float2 l2 = FK_LO2(b), h2 = FK_HI2(b);
-    const float2 c = (h2 > l2) ? h2 : l2;
-    return fk_max(c.x, c.y);
-}
-FK_INLINE float sm_hsum16(float16 v)
-{
-    const float8 a = FK_LO8(v) + FK_HI8(v);
-    const float4 b = FK_LO4(a) + FK_HI4(a);
-    const float2 c = FK_LO2(b) + FK_HI2(b);
-    return c.x + c.y;
-}
-
 // pairwise sum of CHUNK vectors (into e[0])
 #define SM_PAIRWISE(e) do {                                                   \
     _Pragma("unroll") for (int w_ = 1; w_ < CHUNK; w_ *= 2) {                 \
@@ -347,7 +328,7 @@ FK_INLINE float sm_rest(sm_row r, size_t a, size_t b, float scale, float M)
         cnt += hit ? (float16)1.0f : (float16)0.0f;
         fk_kahan16(&d, &dc, hit ? (float16)0.0f : fk_expneg16(z - M, 1.0f));
     }
-    float R = sm_hsum16(d - dc), n = sm_hsum16(cnt);
+    float R = fk_hsum16(d - dc), n = fk_hsum16(cnt);
     for (; c < b; ++c) {
         const float z = sm_z1(r, c, scale);
         if (z == M) n += 1.0f;

@@ -25,7 +25,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     float16 mx = (float16)(-INFINITY);
     for (c = 0; c < cc; c += 16 * CHUNK) sm_max_chunk(&mx, r, c, scale);
     for (; c < nv; c += 16) mx = fk_max16(mx, sm_z16(r, c, scale));
-    float M = sm_hmax16(mx);
+    float M = fk_hmax16(mx);
     for (; c < n; ++c) M = fk_max(M, sm_z1(r, c, scale));
     const float ms = fk_safe_max(M);     // all -inf: e^(z - 0) = 0, D = 0
     // pass 2: D = sum e^(z - ms), Kahan per lane over pairwise chunk sums
@@ -40,7 +40,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
         fk_kahan16(&d, &dc, e[0]);
     }
     for (; c < nv; c += 16) fk_kahan16(&d, &dc, fk_expneg16(sm_z16(r, c, scale) - ms, 1.0f));
-    float D = sm_hsum16(d - dc);
+    float D = fk_hsum16(d - dc);
     for (; c < n; ++c) D += fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
 #if OUTPUT_MODE == 1
     // R = D - 1; a peaked row (D ~ 1) sums R again without the max's unit

@@ -144,7 +144,7 @@ FK_INLINE float tp_row_max(sm_row r, size_t n, float scale)
     float16 mx = (float16)(-INFINITY);
     size_t c = 0;
     for (; c < nv; c += 16) mx = fk_max16(mx, sm_z16(r, c, scale));
-    float M = sm_hmax16(mx);
+    float M = fk_hmax16(mx);
     for (; c < n; ++c) M = fk_max(M, sm_z1(r, c, scale));
     return M;
 }
@@ -185,9 +185,9 @@ FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
         fk_kahan16(&s.S, &s.Sc, tp_term16(z, rr, kf, s.N));
     }
     // lanes -> one (N, S): N = max lane N, S = sum S_l * 2^(N_l - N)
-    const float N16 = sm_hmax16(s.N);
+    const float N16 = fk_hmax16(s.N);
     float N = N16;
-    float S = sm_hsum16((s.S - s.Sc) * tp_pow216(s.N - (float16)N16));
+    float S = fk_hsum16((s.S - s.Sc) * tp_pow216(s.N - (float16)N16));
     for (; c < n; ++c) tp_step1(&N, &S, sm_z1(r, c, scale));
     // pass 2: y = e^r * 2^(k - N) * f/S, or (k - N) ln2 + r - log S.
     // Fully masked row: S = 0 -> 0 / -inf; NaN S (NaN or +inf z) -> NaN row.

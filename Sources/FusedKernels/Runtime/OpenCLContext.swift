@@ -70,14 +70,21 @@ final class OpenCLContext: @unchecked Sendable {
 
     /// A buffer of at least `bytes`, rounded up to whole floats (copy kernels move floats).
     /// Debug builds fill it with a poison pattern (−65504 as fp16, −2.7e36 as fp32 and
-    /// bf16) so that tests catch any element a kernel forgets to write.
+    /// bf16) so that tests catch any element a kernel forgets to write. On Oclgrind the
+    /// pattern is written from the host instead: its uninitialized-value checker keeps
+    /// marking memory uninitialized after a fill command (and across a reused address)
+    /// even once a kernel has written it, which gave false reports.
     func makeBuffer(bytes: Int) throws -> CLBuffer {
         let buffer = try CLBuffer(context: self, byteCount: max((bytes + 3) / 4, 1) * 4)
         #if DEBUG
         var pattern: UInt32 = 0xFBFF_FBFF
-        try serialized {
-            try CLError.check(clEnqueueFillBuffer(queue, buffer.memory, &pattern, 4, 0, buffer.byteCount, 0, nil, nil),
-                              "clEnqueueFillBuffer")
+        if device.isSimulator {
+            try [UInt32](repeating: pattern, count: buffer.byteCount / 4).withUnsafeBytes { try buffer.write($0) }
+        } else {
+            try serialized {
+                try CLError.check(clEnqueueFillBuffer(queue, buffer.memory, &pattern, 4, 0, buffer.byteCount, 0, nil, nil),
+                                  "clEnqueueFillBuffer")
+            }
         }
         #endif
         return buffer

@@ -23,7 +23,7 @@ extension Engine {
         let arena = ScratchArena(self)
         defer { arena.close() }
         if !options.returnLogSumExp { arena.note(bytes: lse.storage.byteCount) }
-        try dispatch("linearCrossEntropy", openCL: { context in
+        _ = try dispatch("linearCrossEntropy", openCL: { context in
             let stats = try arena.tensor(shape: [call.n, 4], dtype: .float32)
             try encodeCrossEntropyStatistics(call, into: stats, arena: arena, preset: preset, on: context)
             try encodeCrossEntropyLoss(call, statistics: stats, loss: loss, logSumExp: lse, arena: arena, on: context)
@@ -78,7 +78,7 @@ extension Engine {
             bias: try bias.map { try empty(shape: $0.shape, dtype: call.dtype) })
         let arena = ScratchArena(self)
         defer { arena.close() }
-        try dispatch("linearCrossEntropyBackward", openCL: { context in
+        _ = try dispatch("linearCrossEntropyBackward", openCL: { context in
             let lse: Tensor
             if let logSumExp {
                 lse = logSumExp

@@ -1,18 +1,183 @@
-// TEMPORARY (branch only): the OpenCL encoding is being written; these fall back to the CPU path.
+/// Cut cross-entropy on OpenCL (`Kernels/cce/`), built on the matmul tiles of the
+/// preset (`MatmulParameters`):
+/// - forward: `cce_forward` over (vocabulary split × token tile) groups, then
+///   `cce_statistics` merges the splits per token and adds the target logit; `cce_loss`
+///   and `cce_reduce` turn the statistics into the loss;
+/// - backward, per vocabulary chunk: `cce_dlogits` writes the chunk's logit gradient dZ
+///   (with the filter's block mask), matmul multiplies it out (dE += dZ·C_chunk,
+///   dC_chunk = dZᵀ·E, skipping dead blocks), `cce_bias_grad` sums dBias.
 extension Engine {
+    /// Device bytes the backward's dZ chunk may take (the chunk is at least one tile wide).
+    static let crossEntropyChunkBytes = 32 << 20
+    /// Partial statistics per token and split stay under this many bytes.
+    static let crossEntropyPartialBytes = 512 << 10
+
     func encodeCrossEntropyStatistics(_ call: CrossEntropyCall, into stats: Tensor, arena: ScratchArena,
                                       preset: KernelPreset, on context: OpenCLContext) throws {
-        throw FusedKernelsError.kernelSourcesNotFound(searched: ["cce (not written yet)"])
+        let p = try crossEntropyTiles(call, preset: preset, on: context)
+        let tokenTiles = (call.n + p.mwg - 1) / p.mwg
+        let tiles = (call.columns + p.nwg - 1) / p.nwg
+        // enough groups to fill the device, within the partials' budget
+        let wanted = (4 * context.device.computeUnits + tokenTiles - 1) / tokenTiles
+        let splits = max(1, min(tiles, wanted, Self.crossEntropyPartialBytes / (12 * call.n)))
+        let partials = try arena.tensor(shape: [call.n, splits, 3], dtype: .float32)
+        let operands = try crossEntropyOperands(call)
+        try launch(crossEntropySpec("forward", "cce_forward", call, p), Grid(
+            global: [splits * p.ndimc, tokenTiles * p.mdimc], local: [p.ndimc, p.mdimc]), operands + [
+                "n": .int(call.n), "vocab": .int(call.columns), "d": .int(call.d), "cap": .float(call.options.softCap ?? 0),
+                "splits": .int(splits), "partials": .buffer(try deviceBuffer(partials)),
+            ], on: context)
+        try launch(crossEntropySpec("forward", "cce_statistics", call, p, groupSize: 1),
+                   .linear(call.n, groupSize: 1), operands + targetArguments(call) + [
+                       "n": .int(call.n), "vocab": .int(call.columns), "d": .int(call.d),
+                       "cap": .float(call.options.softCap ?? 0), "shard_lo": .int(call.shard.range.lowerBound),
+                       "splits": .int(splits), "partials": .buffer(try deviceBuffer(partials)),
+                       "stats": .buffer(try deviceBuffer(stats)),
+                   ], on: context)
     }
 
+    /// The loss (`nil`: only the log-sum-exp) from `cce_forward`'s statistics.
     func encodeCrossEntropyLoss(_ call: CrossEntropyCall, statistics: Tensor, loss: Tensor?, logSumExp: Tensor,
                                 arena: ScratchArena, on context: OpenCLContext) throws {
-        throw FusedKernelsError.kernelSourcesNotFound(searched: ["cce (not written yet)"])
+        let options = call.options
+        let losses = options.reduction == .none && loss != nil ? loss! : try arena.tensor(shape: [call.n], dtype: .float32)
+        let groupSize = context.device.isCPU ? 1 : 64
+        let spec = { (entry: String) in
+            KernelSpec(file: "cce/loss.cl", entry: entry, defines: ["WG_SIZE": groupSize])
+        }
+        try launch(spec("cce_loss"), .linear(call.n, groupSize: groupSize), targetArguments(call) + [
+            "stats": .buffer(try deviceBuffer(statistics)), "n": .int(call.n), "ignore_index": .int32(options.ignoreIndex),
+            "smoothing": .float(options.labelSmoothing),
+            "smooth_per_column": .float(options.labelSmoothing / Float(call.shard.size)), "zloss": .float(options.zLoss),
+            "losses": .buffer(try deviceBuffer(losses)), "lse": .buffer(try deviceBuffer(logSumExp)),
+        ], on: context)
+        guard let loss, options.reduction != .none else { return }
+        let scale: Float = options.reduction == .sum ? 1 : call.counted == 0 ? 0 : 1 / Float(call.counted)
+        try launch(spec("cce_reduce"), .linear(groupSize, groupSize: groupSize), [
+            "losses": .buffer(try deviceBuffer(losses)), "n": .int(call.n), "scale": .float(scale),
+            "out": .buffer(try deviceBuffer(loss)),
+        ], on: context)
     }
 
     func encodeCrossEntropyBackward(_ call: CrossEntropyCall, logSumExp: Tensor, weights: Tensor,
                                     into gradients: LinearCrossEntropyGradients, arena: ScratchArena,
                                     preset: KernelPreset, on context: OpenCLContext) throws {
-        throw FusedKernelsError.kernelSourcesNotFound(searched: ["cce (not written yet)"])
+        let p = try crossEntropyTiles(call, preset: preset, on: context)
+        let options = call.options
+        let tokenTiles = (call.n + p.mwg - 1) / p.mwg
+        let chunk = min((call.columns + p.nwg - 1) / p.nwg * p.nwg,
+                        max(p.nwg, Self.crossEntropyChunkBytes / (4 * call.n) / p.nwg * p.nwg))
+        let dz = try arena.tensor(shape: [call.n, chunk], dtype: call.dtype)
+        let mask = try arena.tensor(shape: [tokenTiles, chunk / p.nwg], dtype: .bool)
+        let biasPart = try call.bias.map { _ in try arena.tensor(shape: [tokenTiles, chunk], dtype: .float32) }
+        // dE accumulates over chunks in fp32: in place for fp32, else in scratch
+        let dE = call.dtype == .float32 ? gradients.embeddings
+            : try arena.tensor(shape: [call.n, call.d], dtype: .float32)
+        let operands = try crossEntropyOperands(call)
+        let groupSize = context.device.isCPU ? 1 : 64
+        for lo in stride(from: 0, to: call.columns, by: chunk) {
+            let vc = min(chunk, call.columns - lo)
+            let chunkTiles = (vc + p.nwg - 1) / p.nwg
+            let classifier = try call.classifier.slice(axis: 0, lo ..< lo + vc)
+            let bias = try call.bias.map { try $0.slice(axis: 0, lo ..< lo + vc) }
+            try launch(crossEntropySpec("backward", "cce_dlogits", call, p), Grid(
+                global: [chunkTiles * p.ndimc, tokenTiles * p.mdimc], local: [p.ndimc, p.mdimc]),
+                operands.replacing(try matrixArguments("c", classifier) + biasArguments(bias)) + targetArguments(call) + [
+                    "lse": .buffer(try deviceBuffer(logSumExp)), "weights": .buffer(try deviceBuffer(weights)),
+                    "n": .int(call.n), "vc": .int(vc), "dz_row_stride": .int(chunk), "d": .int(call.d),
+                    "cap": .float(options.softCap ?? 0), "target_lo": .int(call.shard.range.lowerBound + lo),
+                    "zloss2": .float(2 * options.zLoss), "smooth_per_column": .float(options.labelSmoothing / Float(call.shard.size)),
+                    "smoothing": .float(options.labelSmoothing), "filter": .float(options.gradientFilter ?? 0),
+                    "dz": .buffer(try deviceBuffer(dz)), "mask": .buffer(try deviceBuffer(mask)),
+                    "bias_part": .buffer(try biasPart.map(deviceBuffer)),
+                ], on: context)
+            let gradient = try dz.slice(axis: 1, 0 ..< vc)
+            // the filter's mask, as matmul reads it over op(A) = dZ or dZᵀ
+            let blocks = { (transposed: Bool) -> MatmulBlockMask? in
+                guard options.gradientFilter != nil, case .device(let buffer) = mask.storage.location else { return nil }
+                return transposed
+                    ? MatmulBlockMask(buffer: buffer, offset: 0, rowStride: 1, colStride: Int64(chunkTiles), rows: p.nwg, cols: p.mwg)
+                    : MatmulBlockMask(buffer: buffer, offset: 0, rowStride: Int64(chunkTiles), colStride: 1, rows: p.mwg, cols: p.nwg)
+            }
+            try encodeMatmul(try MatmulCall(gradient, classifier, transposeA: false, transposeB: false, alpha: 1,
+                                            beta: lo == 0 ? 0 : 1, engine: self),
+                             into: dE, preset: preset, on: context, aMask: blocks(false))
+            try encodeMatmul(try MatmulCall(gradient, call.embeddings, transposeA: true, transposeB: false, alpha: 1,
+                                            beta: 0, engine: self),
+                             into: try gradients.classifier.slice(axis: 0, lo ..< lo + vc), preset: preset, on: context,
+                             aMask: blocks(true))
+            if let dBias = gradients.bias, let biasPart {
+                let out = try dBias.slice(axis: 0, lo ..< lo + vc)
+                try launch(crossEntropySpec("backward", "cce_bias_grad", call, p, groupSize: groupSize),
+                           .linear(vc, groupSize: groupSize), [
+                               "bias_part": .buffer(try deviceBuffer(biasPart)), "token_tiles": .int(tokenTiles),
+                               "vc": .int(vc), "dbias": .buffer(try deviceBuffer(out)), "dbias_offset": .int64(out.offset),
+                               "dbias_stride": .int64(out.strides[0]),
+                           ], on: context)
+            }
+        }
+        if dE !== gradients.embeddings { try encodeConvert(dE, into: gradients.embeddings, on: context) }
+    }
+
+    // MARK: Plan and arguments
+
+    /// The preset's tiles, checked against the device (the kernels add the z tile to
+    /// matmul's two k-block tiles).
+    private func crossEntropyTiles(_ call: CrossEntropyCall, preset: KernelPreset,
+                                   on context: OpenCLContext) throws -> MatmulParameters {
+        let p = matmulParameters(preset, device: context.device)
+        let localBytes = p.workGroupSize > 1 ? p.localBytes + (p.mwg * p.nwg + p.nwg + p.workGroupSize) * 4 : 0
+        guard p.workGroupSize <= context.device.maxWorkGroupSize, UInt64(localBytes) <= context.device.localMemoryBytes else {
+            throw FusedKernelsError.invalidArgument(argument: "preset", reason:
+                "\(p) needs \(p.workGroupSize) items and \(localBytes) B of local memory; \(context.device.name) has "
+                    + "\(context.device.maxWorkGroupSize) and \(context.device.localMemoryBytes)")
+        }
+        return p
+    }
+
+    private func crossEntropySpec(_ file: String, _ entry: String, _ call: CrossEntropyCall, _ p: MatmulParameters,
+                                  groupSize: Int = 1) -> KernelSpec {
+        KernelSpec(file: "cce/\(file).cl", entry: entry,
+                   defines: p.defines.merging(["DTYPE": call.dtype.kernelCode, "WG_SIZE": groupSize]) { $1 })
+    }
+
+    /// E, C and the bias as `cce/logits.h` takes them.
+    private func crossEntropyOperands(_ call: CrossEntropyCall) throws -> KernelArguments {
+        try matrixArguments("e", call.embeddings) + matrixArguments("c", call.classifier) + biasArguments(call.bias)
+    }
+
+    private func matrixArguments(_ name: String, _ matrix: Tensor) throws -> KernelArguments {
+        [name: .buffer(try deviceBuffer(matrix)), name + "_offset": .int64(matrix.offset),
+         name + "_row_stride": .int64(matrix.strides[0]), name + "_col_stride": .int64(matrix.strides[1])]
+    }
+
+    private func biasArguments(_ bias: Tensor?) throws -> KernelArguments {
+        ["bias": .buffer(try bias.map(deviceBuffer)), "bias_offset": .int64(bias?.offset ?? 0),
+         "bias_stride": .int64(bias?.strides[0] ?? 0), "has_bias": .int(bias == nil ? 0 : 1)]
+    }
+
+    private func targetArguments(_ call: CrossEntropyCall) throws -> KernelArguments {
+        ["targets": .buffer(try deviceBuffer(call.targets)), "targets_offset": .int64(call.targets.offset),
+         "targets_stride": .int64(call.targets.strides[0])]
+    }
+}
+
+extension KernelArguments {
+    /// These arguments with those of `other` put in place of the same names.
+    func replacing(_ other: KernelArguments) -> KernelArguments {
+        let names = Set(other.pairs.map(\.name))
+        var result = other
+        result.pairs = pairs.filter { !names.contains($0.name) } + other.pairs
+        return result
+    }
+}
+
+extension Engine {
+    /// A device tensor's buffer (every operand of an OpenCL op is one).
+    func deviceBuffer(_ tensor: Tensor) throws -> CLBuffer {
+        guard case .device(let buffer) = tensor.storage.location else {
+            throw FusedKernelsError.invalidArgument(argument: "tensor", reason: "not a device tensor")
+        }
+        return buffer
     }
 }
