@@ -19,7 +19,19 @@
 // b_row_stride 1, b_col_stride k). Unit strides are detected at run time
 // and take vector paths; any stride is correct. beta == 0 never reads C.
 // m, n, k >= 1 (k = 0, untested, would store beta·C). Accumulation in
-// float; DTYPE 1/2 operands are widened when tiled, C rounded once (RTE).
+// float; DTYPE 1/2 operands are widened when tiled, C (OUT_DTYPE) rounded
+// once (RTE).
+//
+// Block-skip mask on A (a_mask_rows > 0; 0 disables it and a_mask may be
+// NULL): entry (R, P) = a_mask[a_mask_offset + R*a_mask_row_stride +
+// P*a_mask_col_stride] covers A_z rows [R*a_mask_rows, (R+1)*a_mask_rows) x
+// columns [P*a_mask_cols, (P+1)*a_mask_cols), for every batch; 0 promises
+// that block of A is all zeros (a transposed A passes its mask transposed:
+// strides and granularities swapped). A group skips a k-block (no loads,
+// no products) when every entry overlapping its rows x the block is 0: for
+// gradients known to be zero (cut cross-entropy's filtering). With finite
+// B the result equals the unmasked one on the zeroed A, up to the sign of
+// a zero (x + +0 turns an accumulated -0 into +0, a skip does not).
 //
 // Algorithm. Per k-block of KWG: A and B blocks are copied (transposed if
 // needed: gemm_load_tile) into tiles A [KWG][MWG] and B [KWG][NWG]; each
@@ -30,8 +42,10 @@
 // written once per KWG steps) and C is written at the last k-block.
 //
 // Build options (-D):
-//   DTYPE     storage of a, b, c (lib/dtype.h): 0 float, 1 half, 2 bfloat16
+//   DTYPE     storage of a, b (lib/dtype.h): 0 float, 1 half, 2 bfloat16
 //                                                               default 0
+//   OUT_DTYPE storage of c, same codes (fp32 C from fp16/bf16 A, B: mixed
+//             precision)                                    default DTYPE
 //   MWG, NWG  work-group tile of C (rows x columns)         default 64, 64
 //   KWG       k-block: rows of the A / B tiles per step          default 16
 //   MDIMC, NDIMC  work-items per group along m and n (local size
@@ -70,21 +84,21 @@
 
 // C = alpha*acc + beta*C for one micro-tile: rows row0 + r*MDIMC, columns
 // col0 + v*NDIMC*VWN + e, inside the valid mv x nv corner of the tile
-FK_INLINE void mm_store(const gemm_vec_t *acc, __global fk_store_t *c, long ldc,
+FK_INLINE void mm_store(const gemm_vec_t *acc, __global fk_out_t *c, long ldc,
                         int row0, int col0, int mv, int nv, float alpha, float beta)
 {
     #pragma unroll
     for (int r = 0; r < MR; ++r) {
         const int row = row0 + r * MDIMC;
         if (row >= mv) break;
-        __global fk_store_t *cr = c + row * ldc;
+        __global fk_out_t *cr = c + row * ldc;
         #pragma unroll
         for (int v = 0; v < NRV; ++v) {
             const int col = col0 + v * NDIMC * VWN;
             const gemm_vec_t y = alpha * acc[r * NRV + v];
 #if VWN == 16
             if (col + 16 <= nv) {
-                FK_SSTORE16(beta != 0.0f ? fma((float16)beta, FK_SLOAD16(cr + col), y) : y,
+                FK_OSTORE16(beta != 0.0f ? fma((float16)beta, FK_OLOAD16(cr + col), y) : y,
                             cr + col);
                 continue;
             }
@@ -97,18 +111,33 @@ FK_INLINE void mm_store(const gemm_vec_t *acc, __global fk_store_t *c, long ldc,
 #endif
             for (int e = 0; e < VWN && col + e < nv; ++e) {
                 const float o = l[e];
-                FK_SSTORE1(beta != 0.0f ? fma(beta, FK_SLOAD1(cr + col + e), o) : o, cr + col + e);
+                FK_OSTORE1(beta != 0.0f ? fma(beta, FK_OLOAD1(cr + col + e), o) : o, cr + col + e);
             }
         }
     }
 }
 
+// whether A's rows [i0, i0 + mv) x columns [p0, p0 + nk) may hold a nonzero:
+// some a_mask entry overlapping them is set (always, without a mask). The
+// same for every item of a group, so skipping keeps the barriers uniform.
+FK_INLINE int mm_live(__global const uchar *mask, long s_r, long s_c, int gr, int gc,
+                      int i0, int mv, int p0, int nk)
+{
+    if (gr <= 0) return 1;
+    for (int r = i0 / gr; r <= (i0 + mv - 1) / gr; ++r)
+        for (int q = p0 / gc; q <= (p0 + nk - 1) / gc; ++q)
+            if (mask[r * s_r + q * s_c]) return 1;
+    return 0;
+}
+
 __kernel __attribute__((reqd_work_group_size(NDIMC, MDIMC, 1)))
-void matmul(__global const fk_store_t *a, __global const fk_store_t *b, __global fk_store_t *c,
+void matmul(__global const fk_store_t *a, __global const fk_store_t *b, __global fk_out_t *c,
     long a_offset, long a_batch_stride, long a_row_stride, long a_col_stride,
     long b_offset, long b_batch_stride, long b_row_stride, long b_col_stride,
     long c_offset, long c_batch_stride, long c_row_stride,
-    int m, int n, int k, float alpha, float beta)
+    int m, int n, int k, float alpha, float beta,
+    __global const uchar *a_mask, long a_mask_offset, long a_mask_row_stride, long a_mask_col_stride,
+    int a_mask_rows, int a_mask_cols)
 {
     GEMM_TS float at[KWG * MWG] __attribute__((aligned(64)));
     GEMM_TS float bt[KWG * NWG] __attribute__((aligned(64)));
@@ -123,12 +152,20 @@ void matmul(__global const fk_store_t *a, __global const fk_store_t *b, __global
 
     __global const fk_store_t *ap = a + a_offset + z * a_batch_stride + i0 * a_row_stride;
     __global const fk_store_t *bp = b + b_offset + z * b_batch_stride + j0 * b_col_stride;
-    __global fk_store_t *cp = c + c_offset + z * c_batch_stride + i0 * c_row_stride + j0;
+    __global fk_out_t *cp = c + c_offset + z * c_batch_stride + i0 * c_row_stride + j0;
 
     // micro-tiles with at least one row / column inside the matrix
     const int nir = min(MWI / MR, (mv + MR * MDIMC - 1) / (MR * MDIMC));
     const int njr = min(NWI / NR, (nv + NR * NDIMC - 1) / (NR * NDIMC));
     const int nkb = max(1, (k + KWG - 1) / KWG);
+    // k-blocks [kb0, kb1] are swept, dead ones inside skipped; with none live
+    // kb0 = kb1 = nkb - 1 runs empty (nk 0), so that C is still written
+    __global const uchar *mask = a_mask_rows > 0 ? a_mask + a_mask_offset : a_mask;
+#define MM_LIVE(kb) mm_live(mask, a_mask_row_stride, a_mask_col_stride, a_mask_rows, a_mask_cols, \
+                            i0, mv, (kb) * KWG, clamp(k - (kb) * KWG, 0, KWG))
+    int kb0 = 0, kb1 = nkb - 1;
+    while (kb0 < nkb - 1 && !MM_LIVE(kb0)) ++kb0;
+    while (kb1 > kb0 && !MM_LIVE(kb1)) --kb1;
 
     gemm_vec_t acc[GEMM_ACC_N];
 #if MM_SWEEP
@@ -136,9 +173,11 @@ void matmul(__global const fk_store_t *a, __global const fk_store_t *b, __global
 #else
     gemm_acc_zero(acc);
 #endif
-    for (int kb = 0; kb < nkb; ++kb) {
+    for (int kb = kb0; kb <= kb1; ++kb) {
+        const int live = MM_LIVE(kb);
+        if (!live && kb < kb1) continue;   // a block of zeros adds nothing
         const int p0 = kb * KWG;
-        const int nk = clamp(k - p0, 0, KWG);
+        const int nk = live ? clamp(k - p0, 0, KWG) : 0;
         const int kc = (nk + GEMM_KSTEP - 1) / GEMM_KSTEP * GEMM_KSTEP;
         GEMM_BARRIER();   // the previous block's tiles are consumed
         gemm_load_tile(at, MWG, kc, MWG, ap + p0 * a_col_stride, a_col_stride, a_row_stride, nk, mv);
@@ -148,7 +187,7 @@ void matmul(__global const fk_store_t *a, __global const fk_store_t *b, __global
             for (int ir = 0; ir < nir; ++ir) {
 #if MM_SWEEP
                 gemm_vec_t *ps = part + ir * MR * (NWI / VWN) + jr * NRV;
-                if (kb == 0) {
+                if (kb == kb0) {
                     gemm_acc_zero(acc);
                 } else {
                     #pragma unroll
@@ -161,7 +200,7 @@ void matmul(__global const fk_store_t *a, __global const fk_store_t *b, __global
                 gemm_mk_ab(acc, at + ir * MR * MDIMC + ty, MWG, MDIMC,
                            (GEMM_TS const gemm_vec_t *)bt + jr * NRV * NDIMC + tx, NWG / VWN, NDIMC, kc);
 #if MM_SWEEP
-                if (kb == nkb - 1) {
+                if (kb == kb1) {
                     mm_store(acc, cp, c_row_stride, ir * MR * MDIMC + ty,
                              (jr * NRV * NDIMC + tx) * VWN, mv, nv, alpha, beta);
                 } else {
@@ -178,4 +217,5 @@ void matmul(__global const fk_store_t *a, __global const fk_store_t *b, __global
 #if !MM_SWEEP
     mm_store(acc, cp, c_row_stride, ty, tx * VWN, mv, nv, alpha, beta);
 #endif
+#undef MM_LIVE
 }

@@ -1,8 +1,9 @@
 /// Matrix multiply, the tiles cut cross-entropy and attention are made of:
 /// C = α·op(A)·op(B) + β·C, with op(X) = X or Xᵀ, batched over a leading axis, stored
-/// as fp32, fp16 or bf16 (accumulation in fp32). A is `[m, k]` or `[batch, m, k]` (`[k, m]`
-/// … with `transposeA`), B `[k, n]` or `[batch, k, n]`; a rank-2 operand (or a batch
-/// extent 1) is shared by every batch. Any view works: transposes and slices are strides
+/// as fp32, fp16 or bf16 (accumulation in fp32; C may be fp32 when A and B are fp16 or
+/// bf16: mixed precision). A is `[m, k]` or `[batch, m, k]` (`[k, m]` … with
+/// `transposeA`), B `[k, n]` or `[batch, k, n]`; a rank-2 operand (or a batch extent 1)
+/// is shared by every batch. Any view works: transposes and slices are strides
 /// (`MatmulKernels.swift` on OpenCL, a BLAS on the CPU path, `MatmulCPU.swift`).
 extension Engine {
     /// A new `[m, n]` (or `[batch, m, n]`) tensor α·op(A)·op(B), in A's dtype.
@@ -14,15 +15,17 @@ extension Engine {
         return c
     }
 
-    /// C = α·op(A)·op(B) + β·C into `c`: the output shape and A's dtype, unit column
-    /// stride, rows that do not overlap, no storage shared with A or B. With β = 0, C is
-    /// never read (it may hold NaN). Returns where it ran.
+    /// C = α·op(A)·op(B) + β·C into `c`: the output shape, A's dtype or fp32 (the fp32
+    /// sums of fp16/bf16 operands kept unrounded, e.g. a gradient accumulated over many
+    /// calls), unit column stride, rows that do not overlap, no storage shared with A or
+    /// B. With β = 0, C is never read (it may hold NaN). Returns where it ran.
     @discardableResult
     public func matmul(_ a: Tensor, _ b: Tensor, into c: Tensor, transposeA: Bool = false, transposeB: Bool = false,
                        alpha: Float = 1, beta: Float = 0, preset: KernelPreset = .auto) throws -> Backend {
         let call = try MatmulCall(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: beta,
                                   engine: self)
-        try checkOutput(c, "c", shape: call.outputShape, dtype: a.dtype, inputs: [a, b])
+        let dtype: DType = c.dtype == .float32 ? .float32 : a.dtype
+        try checkOutput(c, "c", shape: call.outputShape, dtype: dtype, inputs: [a, b])
         return try runMatmul(call, into: c, preset: preset)
     }
 

@@ -11,7 +11,10 @@ extension Engine {
         }
     }
 
-    func encodeMatmul(_ call: MatmulCall, into c: Tensor, preset: KernelPreset, on context: OpenCLContext) throws {
+    /// Launches `call` into the device tensor `c` (of A's dtype or fp32, unchecked: ops
+    /// validate first). `aMask` lets the kernel skip blocks of A known to be zero.
+    func encodeMatmul(_ call: MatmulCall, into c: Tensor, preset: KernelPreset, aMask: MatmulBlockMask? = nil,
+                      on context: OpenCLContext) throws {
         let parameters = matmulParameters(preset, device: context.device)
         guard parameters.workGroupSize <= context.device.maxWorkGroupSize,
               UInt64(parameters.localBytes) <= context.device.localMemoryBytes else {
@@ -26,7 +29,8 @@ extension Engine {
         }
         let output = try OutputMatrix(c, m: call.m)
         let spec = KernelSpec(file: "matmul/matmul.cl", entry: "matmul",
-                              defines: parameters.defines.merging(["DTYPE": call.a.tensor.dtype.kernelCode]) { $1 })
+                              defines: parameters.defines.merging(["DTYPE": call.a.tensor.dtype.kernelCode,
+                                                                   "OUT_DTYPE": c.dtype.kernelCode]) { $1 })
         let (p, groupsN, groupsM) = (parameters, (call.n + parameters.nwg - 1) / parameters.nwg,
                                      (call.m + parameters.mwg - 1) / parameters.mwg)
         try launch(spec, Grid(global: [groupsN * p.ndimc, groupsM * p.mdimc, call.batch], local: [p.ndimc, p.mdimc, 1]), [
@@ -37,6 +41,9 @@ extension Engine {
             "c": .buffer(cBuffer), "c_offset": .int64(c.offset), "c_batch_stride": .int64(output.batchStride),
             "c_row_stride": .int64(output.rowStride),
             "m": .int(call.m), "n": .int(call.n), "k": .int(call.k), "alpha": .float(call.alpha), "beta": .float(call.beta),
+            "a_mask": .buffer(aMask?.buffer), "a_mask_offset": .int64(aMask?.offset ?? 0),
+            "a_mask_row_stride": .int64(aMask?.rowStride ?? 0), "a_mask_col_stride": .int64(aMask?.colStride ?? 0),
+            "a_mask_rows": .int(aMask?.rows ?? 0), "a_mask_cols": .int(aMask?.cols ?? 0),
         ], on: context)
     }
 }
