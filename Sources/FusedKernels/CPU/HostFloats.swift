@@ -20,7 +20,7 @@ extension Tensor {
     }
 
     /// The elements of a host fp32 tensor whose view is one dense run, in place.
-    private var denseHostFloats: UnsafePointer<Float>? {
+    var denseHostFloats: UnsafePointer<Float>? {
         guard dtype == .float32, case .host(let host) = storage.location, let layout = rowLayout,
               layout.rows == 1 || layout.rowStride == layout.cols else { return nil }
         return UnsafePointer(host.bytes.assumingMemoryBound(to: Float.self) + layout.offset)

@@ -32,8 +32,9 @@ extension Engine {
 }
 
 /// A matrix operand as a BLAS takes it: a pointer per batch, a transpose flag and a
-/// leading dimension. Kept alive with any dense copy it needed.
-private struct BLASOperand {
+/// leading dimension. Kept alive with any dense copy it needed (also used by the
+/// cross-entropy's CPU path, one block of rows at a time).
+struct BLASOperand {
     let transpose: CBLAS_TRANSPOSE
     let leading: Int
     private let base: UnsafePointer<Float>
@@ -55,6 +56,9 @@ private struct BLASOperand {
         batchStride = matrix.batch > 1 ? rows * cols : 0
         (transpose, leading) = (CblasNoTrans, cols)
     }
+
+    /// Bytes of the dense copy this operand made (0 when it points into the tensor).
+    var copiedBytes: Int { copy.map { $0.values.count * MemoryLayout<Float>.size } ?? 0 }
 
     /// Matrix z's first element.
     func matrix(_ z: Int) -> UnsafePointer<Float> { base + (batchStride == 0 ? 0 : z * batchStride) }
