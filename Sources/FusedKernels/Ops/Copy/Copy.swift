@@ -67,14 +67,10 @@ extension Engine {
         guard case .device(let source) = x.storage.location else {
             throw FusedKernelsError.invalidArgument(argument: "x", reason: "not a device tensor")
         }
-        let shape = [Int](repeating: 1, count: 4 - x.rank) + x.shape
-        let strides = [Int64](repeating: 0, count: 4 - x.rank) + x.strides
         let spec = KernelSpec(file: "copy/strided.cl", entry: "copy_strided", defines: ["ELEM_BYTES": x.dtype.byteCount])
-        try launch(spec, .linear(shape[0] * shape[1] * shape[2], groupSize: 1), [
+        try launch(spec, .linear(x.count / x.shape[x.rank - 1], groupSize: 1), [
             "src": .buffer(source), "dst": .buffer(target), "src_offset": .int64(x.offset), "dst_offset": .int64(offset),
-            "d0": .int(shape[0]), "d1": .int(shape[1]), "d2": .int(shape[2]), "d3": .int(shape[3]),
-            "s0": .int64(strides[0]), "s1": .int64(strides[1]), "s2": .int64(strides[2]), "s3": .int64(strides[3]),
-        ], on: context)
+        ] + x.viewArguments, on: context)
     }
 
     /// The CPU path's copy (and a fallback's): one memcpy split across cores when both
@@ -90,6 +86,17 @@ extension Engine {
         case 2: try y.storeElements(try x.storedElements(UInt16.self))
         default: try y.storeElements(try x.storedElements(UInt32.self))
         }
+    }
+}
+
+extension Tensor {
+    /// The view as 4-D (leading extents 1): the `d0`…`d3`, `s0`…`s3` arguments of the
+    /// row-per-item kernels `copy/strided.cl` and `copy/convert.cl`.
+    var viewArguments: KernelArguments {
+        let shape = [Int](repeating: 1, count: 4 - rank) + shape
+        let strides = [Int64](repeating: 0, count: 4 - rank) + strides
+        return ["d0": .int(shape[0]), "d1": .int(shape[1]), "d2": .int(shape[2]), "d3": .int(shape[3]),
+                "s0": .int64(strides[0]), "s1": .int64(strides[1]), "s2": .int64(strides[2]), "s3": .int64(strides[3])]
     }
 }
 
