@@ -101,11 +101,11 @@ extension Engine {
             }
             try encodeMatmul(try MatmulCall(gradient, classifier, transposeA: false, transposeB: false, alpha: 1,
                                             beta: lo == 0 ? 0 : 1, engine: self),
-                             into: dE, preset: preset, on: context, aMask: blocks(false))
+                             into: dE, preset: preset, aMask: blocks(false), on: context)
             try encodeMatmul(try MatmulCall(gradient, call.embeddings, transposeA: true, transposeB: false, alpha: 1,
                                             beta: 0, engine: self),
-                             into: try gradients.classifier.slice(axis: 0, lo ..< lo + vc), preset: preset, on: context,
-                             aMask: blocks(true))
+                             into: try gradients.classifier.slice(axis: 0, lo ..< lo + vc), preset: preset,
+                             aMask: blocks(true), on: context)
             if let dBias = gradients.bias, let biasPart {
                 let out = try dBias.slice(axis: 0, lo ..< lo + vc)
                 try launch(crossEntropySpec("backward", "cce_bias_grad", call, p, groupSize: groupSize),
