@@ -8,6 +8,7 @@
 //     dz(i, j) = w_i·[(1 + zloss2·lse_i)·p_ij − smooth_per_column
 //                      − (1 − smoothing)·[j is t_i's column]]·cap'(z_ij)
 //   with p = e^(z − lse), cap' = 1 − (z/cap)² when cap > 0 (z soft-capped).
+//   (The host passes w divided by max|w| and multiplies the products by it.)
 //   Filtering: the tile is dead when no row has w_i != 0 with an entry
 //   |(1 + zloss2·lse_i)·p_ij − smooth_per_column| >= filter or a target
 //   column (filter 0: never dead; NaN is never below it). A dead tile
@@ -20,7 +21,7 @@
 //   Operands are cce/logits.h's, with c and bias at the chunk's first row;
 //   target_lo is the vocabulary index of the chunk's column 0.
 // cce_bias_grad: one item per chunk column j < vc (global = round_up(vc,
-//   WG_SIZE)): dbias[dbias_offset + j*dbias_stride] = Σ_t bias_part[t*vc + j]
+//   WG_SIZE)): dbias[dbias_offset + j*dbias_stride] = scale·Σ_t bias_part[t*vc + j]
 //   over the token tiles t < token_tiles, in order.
 //
 // Build options (-D): DTYPE, the lib/gemm.h tile parameters (the matmul
@@ -137,12 +138,12 @@ void cce_dlogits(__global const fk_store_t *e, long e_offset, long e_row_stride,
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void cce_bias_grad(__global const float *bias_part, int token_tiles, int vc,
+void cce_bias_grad(__global const float *bias_part, int token_tiles, int vc, float scale,
                    __global fk_store_t *dbias, long dbias_offset, long dbias_stride)
 {
     const int j = (int)get_global_id(0);
     if (j >= vc) return;
     float s = 0.0f;
     for (int t = 0; t < token_tiles; ++t) s += bias_part[(long)t * vc + j];
-    FK_SSTORE1(s, dbias + dbias_offset + j * dbias_stride);
+    FK_SSTORE1(scale * s, dbias + dbias_offset + j * dbias_stride);
 }

@@ -59,7 +59,8 @@ FK_INLINE void cce_logit_tile(GEMM_TS float *z, GEMM_TS float *at, GEMM_TS float
     cce_load_bias(bias_t, bias, bias_stride, has_bias, nv);
     // B(p, j) = C(j, p): C's rows are the columns of the product
     gemm_tile(z, at, bt, e, e_row_stride, e_col_stride, c, c_col_stride, c_row_stride, mv, nv, d);
-    for (int r = cce_lid(); r < mv; r += GEMM_WG) cce_logit_row(z + r * NWG, bias_t, nv, cap);
+    if (has_bias || cap > 0.0f)
+        for (int r = cce_lid(); r < mv; r += GEMM_WG) cce_logit_row(z + r * NWG, bias_t, nv, cap);
     GEMM_BARRIER();
 }
 

@@ -66,11 +66,19 @@ import Testing
     struct Run: CustomTestStringConvertible, Sendable {
         let backend: TestBackend
         let test: Case
-        var testDescription: String { "\(backend.label) \(test.testDescription)" }
+        var preset = KernelPreset.auto
+        var testDescription: String { "\(backend.label) \(test.testDescription) \(preset)" }
     }
 
+    /// Every case on every backend with the device's own preset; on OpenCL devices also
+    /// the GPU preset (cooperating work-groups, __local tiles) on the cases that mix
+    /// options and dtypes, with tile-straddling sizes.
     static let runs: [Run] = TestBackend.all.flatMap { backend in
-        cases.filter { $0.work <= backend.elementBudget }.map { Run(backend: backend, test: $0) }
+        let fitting = cases.filter { $0.work <= backend.elementBudget }
+        let gpu = backend.selector == "cpu" ? [] : fitting.filter {
+            $0.name.hasPrefix("everything") || $0.dtype != .float32 || ($0.name == "plain" && $0.v > 2)
+        }
+        return fitting.map { Run(backend: backend, test: $0) } + gpu.map { Run(backend: backend, test: $0, preset: .gpu) }
     }
 
     @Test(arguments: runs)
@@ -82,7 +90,7 @@ import Testing
 
         let tensors = try inputs.tensors(on: engine)
         let output = try engine.linearCrossEntropy(tensors.e, tensors.c, targets: tensors.targets, bias: tensors.bias,
-                                                   options: test.options)
+                                                   options: test.options, preset: run.preset)
         let (lossBound, lseBound) = forwardBounds(reference)
         expectClose(try output.loss.toArray(), reference.reducedLoss, rtol: 1e-6, atol: lossBound,
                     "\(run.testDescription): loss")
@@ -91,7 +99,7 @@ import Testing
 
         let gradients = try engine.linearCrossEntropyBackward(
             tensors.e, tensors.c, targets: tensors.targets, bias: tensors.bias,
-            upstream: try engine.tensor(upstream, shape: [upstream.count]), options: test.options)
+            upstream: try engine.tensor(upstream, shape: [upstream.count]), options: test.options, preset: run.preset)
         let expected = reference.gradients(upstream: upstream.map(Double.init))
         expectGradients(gradients, expected, reference: reference, dtype: test.dtype, run.testDescription)
     }

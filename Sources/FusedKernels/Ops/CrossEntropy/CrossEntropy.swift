@@ -88,9 +88,7 @@ extension Engine {
                 try encodeCrossEntropyStatistics(call, into: stats, arena: arena, preset: preset, on: context)
                 try encodeCrossEntropyLoss(call, statistics: stats, loss: nil, logSumExp: lse, arena: arena, on: context)
             }
-            let weightTensor = try arena.tensor(shape: [call.n], dtype: .float32)
-            try weightTensor.store(weights)
-            try encodeCrossEntropyBackward(call, logSumExp: lse, weights: weightTensor, into: gradients, arena: arena,
+            try encodeCrossEntropyBackward(call, logSumExp: lse, weights: weights, into: gradients, arena: arena,
                                            preset: preset, on: context)
         }, cpu: {
             let lse = try logSumExp?.array(of: Float.self)
