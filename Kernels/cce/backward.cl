@@ -55,20 +55,20 @@ FK_INLINE int cce_grad_row_apply(GEMM_TS float *zr, int nv, cce_grad_row g)
     for (int j = 0; j < nv16; j += 16) {
         GEMM_TS float16 *v = (GEMM_TS float16 *)(zr + j);
         const float16 x = *v;
-        const float16 q = g.a * fk_exp16(x - (float16)g.lse) - (float16)g.spc;
+        const float16 q = g.a * fk_expneg16(x - (float16)g.lse, 1.0f) - (float16)g.spc;   // x <= lse
         live16 |= !(fabs(q) < (float16)g.filter);
         const float16 y = x * (float16)inv;
         *v = g.w * q * (g.cap > 0.0f ? (float16)1.0f - y * y : (float16)1.0f);
     }
     int live = fk_any16(live16);
     for (int j = nv16; j < nv; ++j) {
-        const float x = zr[j], q = g.a * fk_exp(x - g.lse) - g.spc;
+        const float x = zr[j], q = g.a * fk_expneg(x - g.lse, 1.0f) - g.spc;
         live |= !(fabs(q) < g.filter);
         const float y = x * inv;
         zr[j] = g.w * q * (g.cap > 0.0f ? 1.0f - y * y : 1.0f);
     }
     if (g.tcol >= 0) {   // the one-hot term, on the logit saved above
-        const float q = g.a * fk_exp(tz - g.lse) - g.spc - g.target_step, y = tz * inv;
+        const float q = g.a * fk_expneg(tz - g.lse, 1.0f) - g.spc - g.target_step, y = tz * inv;
         zr[g.tcol] = g.w * q * (g.cap > 0.0f ? 1.0f - y * y : 1.0f);
         live = 1;
     }

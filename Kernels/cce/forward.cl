@@ -25,7 +25,8 @@
 #define WG_SIZE 1
 #endif
 
-// absorb row zr's nv logits into (m, d) and the logit sum s
+// absorb row zr's nv logits into (m, d) and the logit sum s (z - ms <= 0: the
+// softmax's cheaper exp, fk_expneg)
 FK_INLINE void cce_absorb_row(GEMM_TS const float *zr, int nv, float *m, float *d, float *s)
 {
     const int nv16 = nv & ~15;
@@ -42,9 +43,9 @@ FK_INLINE void cce_absorb_row(GEMM_TS const float *zr, int nv, float *m, float *
     }
     const float mn = fk_max(*m, mx), ms = fk_safe_max(mn);
     float16 e16 = (float16)0.0f;
-    for (int j = 0; j < nv16; j += 16) e16 += fk_exp16(*(GEMM_TS const float16 *)(zr + j) - (float16)ms);
+    for (int j = 0; j < nv16; j += 16) e16 += fk_expneg16(*(GEMM_TS const float16 *)(zr + j) - (float16)ms, 1.0f);
     float e = fk_hsum16(e16);
-    for (int j = nv16; j < nv; ++j) e += fk_exp(zr[j] - ms);
+    for (int j = nv16; j < nv; ++j) e += fk_expneg(zr[j] - ms, 1.0f);
     *d = *d * fk_exp(*m - ms) + e;
     *m = mn;
     *s += sum;

@@ -46,6 +46,16 @@ import FusedKernels
         // Fused softmax + top-k: the k most probable entries per row from one read.
         let top = try engine.softmaxTopK(x, k: 2, scale: 1 / 0.7)
         print(try top.values.array(of: Float.self), try top.indices.array(of: Int32.self))
+
+        // Cut cross-entropy: the loss of logits E·Cᵀ (+ bias) and its gradients, never forming them.
+        let embeddings = try engine.tensor((0 ..< 8 * 32).map { Float($0 % 9) / 9 }, shape: [8, 32])     // E [N, D]
+        let classifier = try engine.tensor((0 ..< 100 * 32).map { Float($0 % 7) / 7 }, shape: [100, 32]) // C [V, D]
+        let targets = try engine.tensor([3, 7, 99, -100, 0, 5, 42, 8] as [Int32], shape: [8])             // -100: ignored
+        let ce = try engine.linearCrossEntropy(embeddings, classifier, targets: targets,
+                                              options: CrossEntropyOptions(labelSmoothing: 0.1, returnLogSumExp: true))
+        let grads = try engine.linearCrossEntropyBackward(embeddings, classifier, targets: targets, logSumExp: ce.logSumExp,
+                                                          options: CrossEntropyOptions(labelSmoothing: 0.1))
+        print(try ce.loss.array(of: Float.self), grads.embeddings.shape, grads.classifier.shape)
         // README-EXAMPLE-END
         _ = (lse, dx, firstHead, c, lseOfBoth)
     }
