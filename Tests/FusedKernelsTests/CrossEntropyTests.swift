@@ -35,12 +35,13 @@ import Testing
                             softCap: softCap, gradientFilter: nil, returnLogSumExp: true)
     }
 
-    /// Odd sizes (N straddles the CPU path's 256-token block, V its 1024-column block
-    /// and 50257 many of them), every option alone and combined, fp16 and bf16.
+    /// Odd sizes (N = 257 straddles the kernels' 96-row tiles and 1025 the CPU path's
+    /// 1024-token block, V = 1030 its 512-column block and 50257 many of them), every
+    /// option alone and combined, fp16 and bf16.
     static let cases: [Case] = {
         var cases: [Case] = []
         for (n, d, v) in [(1, 1, 1), (3, 17, 2), (1, 100, 2), (257, 1, 2), (257, 17, 1), (257, 100, 2), (3, 17, 50257),
-                          (1, 1, 50257), (257, 17, 1030), (3, 100, 1030)] {
+                          (1, 1, 50257), (257, 17, 1030), (3, 100, 1030), (1025, 3, 2)] {
             cases.append(Case(n: n, d: d, v: v, options: options(), name: "plain"))
         }
         for (n, d, v) in [(3, 17, 2), (257, 17, 1030)] {
