@@ -30,8 +30,10 @@ extension Engine {
                 "n": .int(call.n), "vocab": .int(call.columns), "d": .int(call.d), "cap": .float(call.options.softCap ?? 0),
                 "splits": .int(splits), "partials": .buffer(try deviceBuffer(partials)),
             ], on: context)
-        try launch(crossEntropySpec("forward", "cce_statistics", call, p, groupSize: 1),
-                   .linear(call.n, groupSize: 1), operands + targetArguments(call) + [
+        // one item per token: groups of 64 on GPUs, single items on CPU devices
+        let groupSize = context.device.isCPU ? 1 : 64
+        try launch(crossEntropySpec("forward", "cce_statistics", call, p, groupSize: groupSize),
+                   .linear(call.n, groupSize: groupSize), operands + targetArguments(call) + [
                        "n": .int(call.n), "vocab": .int(call.columns), "d": .int(call.d),
                        "cap": .float(call.options.softCap ?? 0), "shard_lo": .int(call.shard.range.lowerBound),
                        "splits": .int(splits), "partials": .buffer(try deviceBuffer(partials)),
