@@ -12,12 +12,12 @@
 //   Filtering: the tile is dead when no row has w_i != 0 with an entry
 //   |(1 + zloss2·lse_i)·p_ij − smooth_per_column| >= filter or a target
 //   column (filter 0: never dead; NaN is never below it). A dead tile
-//   stores zeros; mask[t*chunk_tiles + u] = 0 (dead) or 1, for matmul.cl
+//   stores zeros; mask[t*mask_row_stride + u] = 0 (dead) or 1, for matmul.cl
 //   to skip the blocks. With has_bias it also stores the tile's column sums,
 //   bias_part[t*vc + column].
 //   LAUNCH RULE (2-D NDRange): global = (ceil(vc/NWG)*NDIMC, ceil(n/MWG)*MDIMC),
 //   local = (NDIMC, MDIMC). dz is [n, vc] of DTYPE, row stride dz_row_stride;
-//   mask is [ceil(n/MWG), ceil(vc/NWG)].
+//   mask is [ceil(n/MWG), ceil(vc/NWG)] with row stride mask_row_stride.
 //   Operands are cce/logits.h's, with c and bias at the chunk's first row;
 //   target_lo is the vocabulary index of the chunk's column 0.
 // cce_bias_grad: one item per chunk column j < vc (global = round_up(vc,
@@ -83,7 +83,7 @@ void cce_dlogits(__global const fk_store_t *e, long e_offset, long e_row_stride,
                  __global const float *lse, __global const float *weights,
                  int n, int vc, int dz_row_stride, int d, float cap, int target_lo,
                  float zloss2, float smooth_per_column, float smoothing, float filter,
-                 __global fk_store_t *dz, __global uchar *mask, __global float *bias_part)
+                 __global fk_store_t *dz, __global uchar *mask, int mask_row_stride, __global float *bias_part)
 {
     GEMM_TS float at[KWG * MWG] __attribute__((aligned(64)));
     GEMM_TS float bt[KWG * NWG] __attribute__((aligned(64)));
@@ -110,7 +110,7 @@ void cce_dlogits(__global const fk_store_t *e, long e_offset, long e_row_stride,
     GEMM_BARRIER();
     live = 0;
     for (int l = 0; l < GEMM_WG; ++l) live |= live_l[l];
-    if (lid == 0) mask[(long)t * get_num_groups(0) + u] = (uchar)live;
+    if (lid == 0) mask[(long)t * mask_row_stride + u] = (uchar)live;
 
     // the tile to dz (zeros when dead), one row per item
     for (int r = lid; r < mv; r += GEMM_WG) {

@@ -30,3 +30,14 @@ extension Engine {
         return KernelRows(buffer: buffer, layout: layout)
     }
 }
+
+extension Tensor {
+    /// The device buffer behind the view (every operand of an OpenCL op has one: tensors
+    /// are checked to be the engine's before anything runs); `argument` names it otherwise.
+    func deviceBuffer(_ argument: String = "tensor") throws -> CLBuffer {
+        guard case .device(let buffer) = storage.location else {
+            throw FusedKernelsError.invalidArgument(argument: argument, reason: "not a device tensor")
+        }
+        return buffer
+    }
+}

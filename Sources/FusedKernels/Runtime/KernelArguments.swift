@@ -40,6 +40,14 @@ struct KernelArguments: ExpressibleByDictionaryLiteral {
         sum.pairs += rhs.pairs
         return sum
     }
+
+    /// These arguments with those of `other` put in place of the same names.
+    func replacing(_ other: KernelArguments) -> KernelArguments {
+        let names = Set(other.pairs.map(\.name))
+        var result = other
+        result.pairs = pairs.filter { !names.contains($0.name) } + other.pairs
+        return result
+    }
 }
 
 extension CLKernel {

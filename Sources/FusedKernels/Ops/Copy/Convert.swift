@@ -36,15 +36,13 @@ extension Engine {
 
     /// `convert.cl` over y's rows (also the last step of ops that accumulate in fp32).
     func encodeConvert(_ x: Tensor, into y: Tensor, on context: OpenCLContext) throws {
-        guard case .device(let source) = x.storage.location, case .device(let target) = y.storage.location,
-              let rows = y.rowLayout else {
-            throw FusedKernelsError.invalidArgument(argument: "x", reason: "not a device tensor")
-        }
+        let (source, output) = (try x.deviceBuffer("x"), try outputRows(y))
+        let rows = output.layout
         let spec = KernelSpec(file: "copy/convert.cl", entry: "convert", defines: [
             "DTYPE": x.dtype.kernelCode, "OUT_DTYPE": y.dtype.kernelCode,
         ])
         try launch(spec, .linear(rows.rows, groupSize: 1), [
-            "src": .buffer(source), "dst": .buffer(target), "src_offset": .int64(x.offset),
+            "src": .buffer(source), "dst": .buffer(output.buffer), "src_offset": .int64(x.offset),
             "dst_offset": .int64(Int64(rows.offset)), "dst_row_stride": .int64(Int64(rows.rowStride)),
         ] + x.viewArguments, on: context)
     }

@@ -33,9 +33,7 @@ extension Engine {
     @discardableResult
     private func runCopy(_ x: Tensor, into y: Tensor, streamingStores: Bool) throws -> Backend {
         try dispatch("copy", openCL: { context in
-            guard case .device(let target) = y.storage.location, case .device(let source) = x.storage.location else {
-                throw FusedKernelsError.invalidArgument(argument: "x", reason: "not a device tensor")
-            }
+            let (source, target) = (try x.deviceBuffer("x"), try y.deviceBuffer("y"))
             let bytes = x.count * x.dtype.byteCount
             guard x.isContiguous, x.offset == 0, y.offset == 0 else {
                 return try encodeStridedCopy(x, into: target, at: y.offset, on: context)
@@ -64,9 +62,7 @@ extension Engine {
     /// `copy_strided`: x's elements in row-major order into `target` from element `offset` on.
     private func encodeStridedCopy(_ x: Tensor, into target: CLBuffer, at offset: Int64,
                                    on context: OpenCLContext) throws {
-        guard case .device(let source) = x.storage.location else {
-            throw FusedKernelsError.invalidArgument(argument: "x", reason: "not a device tensor")
-        }
+        let source = try x.deviceBuffer("x")
         let spec = KernelSpec(file: "copy/strided.cl", entry: "copy_strided", defines: ["ELEM_BYTES": x.dtype.byteCount])
         try launch(spec, .linear(x.count / x.shape[x.rank - 1], groupSize: 1), [
             "src": .buffer(source), "dst": .buffer(target), "src_offset": .int64(x.offset), "dst_offset": .int64(offset),

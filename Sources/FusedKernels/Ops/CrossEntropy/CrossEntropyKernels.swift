@@ -28,7 +28,7 @@ extension Engine {
         try launch(crossEntropySpec("forward", "cce_forward", call, p), Grid(
             global: [splits * p.ndimc, tokenTiles * p.mdimc], local: [p.ndimc, p.mdimc]), operands + [
                 "n": .int(call.n), "vocab": .int(call.columns), "d": .int(call.d), "cap": .float(call.options.softCap ?? 0),
-                "splits": .int(splits), "partials": .buffer(try deviceBuffer(partials)),
+                "splits": .int(splits), "partials": .buffer(try partials.deviceBuffer()),
             ], on: context)
         // one item per token: groups of 64 on GPUs, single items on CPU devices
         let groupSize = context.device.isCPU ? 1 : 64
@@ -36,8 +36,8 @@ extension Engine {
                    .linear(call.n, groupSize: groupSize), operands + targetArguments(call) + [
                        "n": .int(call.n), "vocab": .int(call.columns), "d": .int(call.d),
                        "cap": .float(call.options.softCap ?? 0), "shard_lo": .int(call.shard.range.lowerBound),
-                       "splits": .int(splits), "partials": .buffer(try deviceBuffer(partials)),
-                       "stats": .buffer(try deviceBuffer(stats)),
+                       "splits": .int(splits), "partials": .buffer(try partials.deviceBuffer()),
+                       "stats": .buffer(try stats.deviceBuffer()),
                    ], on: context)
     }
 
@@ -51,16 +51,16 @@ extension Engine {
             KernelSpec(file: "cce/loss.cl", entry: entry, defines: ["WG_SIZE": groupSize])
         }
         try launch(spec("cce_loss"), .linear(call.n, groupSize: groupSize), targetArguments(call) + [
-            "stats": .buffer(try deviceBuffer(statistics)), "n": .int(call.n), "ignore_index": .int32(options.ignoreIndex),
+            "stats": .buffer(try statistics.deviceBuffer()), "n": .int(call.n), "ignore_index": .int32(options.ignoreIndex),
             "smoothing": .float(options.labelSmoothing),
             "smooth_per_column": .float(options.labelSmoothing / Float(call.shard.size)), "zloss": .float(options.zLoss),
-            "losses": .buffer(try deviceBuffer(losses)), "lse": .buffer(try deviceBuffer(logSumExp)),
+            "losses": .buffer(try losses.deviceBuffer()), "lse": .buffer(try logSumExp.deviceBuffer()),
         ], on: context)
         guard let loss, options.reduction != .none else { return }
         let scale: Float = options.reduction == .sum ? 1 : call.counted == 0 ? 0 : 1 / Float(call.counted)
         try launch(spec("cce_reduce"), .linear(groupSize, groupSize: groupSize), [
-            "losses": .buffer(try deviceBuffer(losses)), "n": .int(call.n), "scale": .float(scale),
-            "out": .buffer(try deviceBuffer(loss)),
+            "losses": .buffer(try losses.deviceBuffer()), "n": .int(call.n), "scale": .float(scale),
+            "out": .buffer(try loss.deviceBuffer()),
         ], on: context)
     }
 
@@ -95,35 +95,34 @@ extension Engine {
             try launch(crossEntropySpec("backward", "cce_dlogits", call, p), Grid(
                 global: [chunkTiles * p.ndimc, tokenTiles * p.mdimc], local: [p.ndimc, p.mdimc]),
                 operands.replacing(try matrixArguments("c", classifier) + biasArguments(bias)) + targetArguments(call) + [
-                    "lse": .buffer(try deviceBuffer(logSumExp)), "weights": .buffer(try deviceBuffer(weightTensor)),
+                    "lse": .buffer(try logSumExp.deviceBuffer()), "weights": .buffer(try weightTensor.deviceBuffer()),
                     "n": .int(call.n), "vc": .int(vc), "dz_row_stride": .int(chunk), "d": .int(call.d),
                     "cap": .float(options.softCap ?? 0), "target_lo": .int(call.shard.range.lowerBound + lo),
                     "zloss2": .float(2 * options.zLoss), "smooth_per_column": .float(options.labelSmoothing / Float(call.shard.size)),
                     "smoothing": .float(options.labelSmoothing), "filter": .float(options.gradientFilter ?? 0),
-                    "dz": .buffer(try deviceBuffer(dz)), "mask": .buffer(try deviceBuffer(mask)),
-                    "bias_part": .buffer(try biasPart.map(deviceBuffer)),
+                    "dz": .buffer(try dz.deviceBuffer()), "mask": .buffer(try mask.deviceBuffer()),
+                    "mask_row_stride": .int(chunk / p.nwg),
+                    "bias_part": .buffer(try biasPart?.deviceBuffer()),
                 ], on: context)
             let gradient = try dz.slice(axis: 1, 0 ..< vc)
-            // the filter's mask, as matmul reads it over op(A) = dZ or dZᵀ
-            let blocks = { (transposed: Bool) -> MatmulBlockMask? in
-                guard options.gradientFilter != nil, case .device(let buffer) = mask.storage.location else { return nil }
-                return transposed
-                    ? MatmulBlockMask(buffer: buffer, offset: 0, rowStride: 1, colStride: Int64(chunkTiles), rows: p.nwg, cols: p.mwg)
-                    : MatmulBlockMask(buffer: buffer, offset: 0, rowStride: Int64(chunkTiles), colStride: 1, rows: p.mwg, cols: p.nwg)
-            }
-            try encodeMatmul(try MatmulCall(gradient, classifier, transposeA: false, transposeB: false, alpha: scale,
-                                            beta: lo == 0 ? 0 : 1, engine: self),
-                             into: dE, preset: preset, aMask: blocks(false), on: context)
-            try encodeMatmul(try MatmulCall(gradient, call.embeddings, transposeA: true, transposeB: false, alpha: scale,
-                                            beta: 0, engine: self),
-                             into: try gradients.classifier.slice(axis: 0, lo ..< lo + vc), preset: preset,
-                             aMask: blocks(true), on: context)
+            let blocks = try mask.slice(axis: 1, 0 ..< chunkTiles)   // [token tiles, chunk tiles]
+            let dECall = try MatmulCall(gradient, classifier, transposeA: false, transposeB: false, alpha: scale,
+                                        beta: lo == 0 ? 0 : 1, engine: self)
+            let dCCall = try MatmulCall(gradient, call.embeddings, transposeA: true, transposeB: false, alpha: scale,
+                                        beta: 0, engine: self)
+            // the filter's mask, as matmul reads it over op(A) = dZ, and over dZᵀ transposed
+            let filtered = options.gradientFilter != nil
+            try encodeMatmul(dECall, into: dE, preset: preset, aMask: filtered
+                ? try MatmulBlockMask(blocks, rows: p.mwg, cols: p.nwg, for: dECall) : nil, on: context)
+            try encodeMatmul(dCCall, into: try gradients.classifier.slice(axis: 0, lo ..< lo + vc), preset: preset,
+                             aMask: filtered
+                ? try MatmulBlockMask(try blocks.transposed(), rows: p.nwg, cols: p.mwg, for: dCCall) : nil, on: context)
             if let dBias = gradients.bias, let biasPart {
                 let out = try dBias.slice(axis: 0, lo ..< lo + vc)
                 try launch(crossEntropySpec("backward", "cce_bias_grad", call, p, groupSize: groupSize),
                            .linear(vc, groupSize: groupSize), [
-                               "bias_part": .buffer(try deviceBuffer(biasPart)), "token_tiles": .int(tokenTiles),
-                               "vc": .int(vc), "scale": .float(scale), "dbias": .buffer(try deviceBuffer(out)),
+                               "bias_part": .buffer(try biasPart.deviceBuffer()), "token_tiles": .int(tokenTiles),
+                               "vc": .int(vc), "scale": .float(scale), "dbias": .buffer(try out.deviceBuffer()),
                                "dbias_offset": .int64(out.offset),
                                "dbias_stride": .int64(out.strides[0]),
                            ], on: context)
@@ -160,37 +159,17 @@ extension Engine {
     }
 
     private func matrixArguments(_ name: String, _ matrix: Tensor) throws -> KernelArguments {
-        [name: .buffer(try deviceBuffer(matrix)), name + "_offset": .int64(matrix.offset),
+        [name: .buffer(try matrix.deviceBuffer()), name + "_offset": .int64(matrix.offset),
          name + "_row_stride": .int64(matrix.strides[0]), name + "_col_stride": .int64(matrix.strides[1])]
     }
 
     private func biasArguments(_ bias: Tensor?) throws -> KernelArguments {
-        ["bias": .buffer(try bias.map(deviceBuffer)), "bias_offset": .int64(bias?.offset ?? 0),
+        ["bias": .buffer(try bias?.deviceBuffer()), "bias_offset": .int64(bias?.offset ?? 0),
          "bias_stride": .int64(bias?.strides[0] ?? 0), "has_bias": .int(bias == nil ? 0 : 1)]
     }
 
     private func targetArguments(_ call: CrossEntropyCall) throws -> KernelArguments {
-        ["targets": .buffer(try deviceBuffer(call.targets)), "targets_offset": .int64(call.targets.offset),
+        ["targets": .buffer(try call.targets.deviceBuffer()), "targets_offset": .int64(call.targets.offset),
          "targets_stride": .int64(call.targets.strides[0])]
-    }
-}
-
-extension KernelArguments {
-    /// These arguments with those of `other` put in place of the same names.
-    func replacing(_ other: KernelArguments) -> KernelArguments {
-        let names = Set(other.pairs.map(\.name))
-        var result = other
-        result.pairs = pairs.filter { !names.contains($0.name) } + other.pairs
-        return result
-    }
-}
-
-extension Engine {
-    /// A device tensor's buffer (every operand of an OpenCL op is one).
-    func deviceBuffer(_ tensor: Tensor) throws -> CLBuffer {
-        guard case .device(let buffer) = tensor.storage.location else {
-            throw FusedKernelsError.invalidArgument(argument: "tensor", reason: "not a device tensor")
-        }
-        return buffer
     }
 }

@@ -30,10 +30,7 @@ struct MatmulBlockMask {
         guard mask.shape == shape else {
             throw FusedKernelsError.shapeMismatch(argument: "aMask", expected: shape, actual: mask.shape)
         }
-        guard case .device(let buffer) = mask.storage.location else {
-            throw FusedKernelsError.invalidArgument(argument: "aMask", reason: "not a device tensor")
-        }
-        self.init(buffer: buffer, offset: mask.offset, rowStride: mask.strides[0], colStride: mask.strides[1],
+        self.init(buffer: try mask.deviceBuffer("aMask"), offset: mask.offset, rowStride: mask.strides[0], colStride: mask.strides[1],
                   rows: rows, cols: cols)
     }
 }

@@ -22,11 +22,8 @@ extension Engine {
                 "\(parameters) needs \(parameters.workGroupSize) items and \(parameters.localBytes) B of local memory; "
                     + "\(context.device.name) has \(context.device.maxWorkGroupSize) and \(context.device.localMemoryBytes)")
         }
-        guard case .device(let aBuffer) = call.a.tensor.storage.location,
-              case .device(let bBuffer) = call.b.tensor.storage.location,
-              case .device(let cBuffer) = c.storage.location else {
-            throw FusedKernelsError.invalidArgument(argument: "a", reason: "not a device tensor")
-        }
+        let (aBuffer, bBuffer, cBuffer) = (try call.a.tensor.deviceBuffer("a"), try call.b.tensor.deviceBuffer("b"),
+                                           try c.deviceBuffer("c"))
         let output = try OutputMatrix(c, m: call.m)
         let spec = KernelSpec(file: "matmul/matmul.cl", entry: "matmul",
                               defines: parameters.defines.merging(["DTYPE": call.a.tensor.dtype.kernelCode,
