@@ -1,0 +1,222 @@
+// tiles.h — the tiles of flash attention (OpenCL C 1.2), shared by forward.cl
+// and backward.cl, made of lib/gemm.h's tiles and micro-kernels:
+// * a score tile z = A·Bᵀ over the head dimension (gemm_tile), turned into
+//   scores in place by the row owners (attn_scores_*: scale, ALiBi, masks,
+//   the causal/window band);
+// * a private accumulator [MWG][ATT_DP] per item (O, dQ, dK or dV),
+//   interleaved over the group's items as gemm.h's micro-tiles, that adds
+//   z·B for a tile B of ATT_VB rows of D columns (attn_acc_product);
+// * its store, scaled per row, rounded once to the storage type.
+//
+// Parameters (-D): gemm.h's MWG (tile rows), NWG (tile columns), KWG (the
+// head-dimension block of the score products), MDIMC, NDIMC, VWN, MR, NR;
+// ATT_DP: the head size D rounded up to a multiple of NR*NDIMC (and 16);
+// DTYPE (lib/dtype.h); ATT_SOFTMAX: 1 softmax, 0 sigmoid.
+//
+// Score semantics (AttentionOptions): for query i and key j of head h,
+//   s = scale·(Q_i·K_j) − slope_h·|i' − j| + add(i, j), i' = i + shift,
+// and −∞ when keep(i, j) == 0 or j lies outside [i' − left, i' + right].
+#ifndef FK_ATTENTION_TILES_H
+#define FK_ATTENTION_TILES_H
+#include "lib/common.h"
+#include "lib/dtype.h"
+#include "lib/gemm.h"
+
+#ifndef ATT_DP
+#define ATT_DP 64
+#endif
+#ifndef ATT_SOFTMAX
+#define ATT_SOFTMAX 1
+#endif
+#if ATT_DP % (NR * NDIMC) || ATT_DP % 16
+#error "attention/tiles.h: ATT_DP must be a multiple of NR*NDIMC and of 16"
+#endif
+
+// micro-tile columns of an accumulator row, and its vectors per item
+#define ATT_NJD (ATT_DP / (NR * NDIMC))
+#define ATT_ACC_N ((MWI / MR) * ATT_NJD * GEMM_ACC_N)
+// rows of the B tile of attn_acc_product per step: all NWG columns of z at
+// once on CPU devices, KWG at a time in __local memory on GPUs
+#if GEMM_WG == 1
+#define ATT_VB NWG
+#else
+#define ATT_VB KWG
+#endif
+#define ATT_KV_TILE (KWG * NWG > ATT_VB * ATT_DP ? KWG * NWG : ATT_VB * ATT_DP)
+// rows of a tile owned by one item for the row epilogues (rows lid + q*GEMM_WG)
+#define ATT_ROWS ((MWG + GEMM_WG - 1) / GEMM_WG)
+
+FK_INLINE int attn_lid(void) { return (int)(get_local_id(1) * get_local_size(0) + get_local_id(0)); }
+
+// ---------------------------------------------------------------------------
+// Masks of one (batch, head): pointers already at the head's first element.
+// ---------------------------------------------------------------------------
+typedef struct {
+    __global const float *add;
+    __global const uchar *keep;
+    long add_si, add_sj, keep_si, keep_sj;
+    float scale, slope;
+    int has_add, has_keep, has_alibi;
+    int shift, left, right;
+} attn_mask_t;
+
+FK_INLINE float attn_score(float qk, int i, int j, const attn_mask_t *mk)
+{
+    const int ip = i + mk->shift;
+    if (j < ip - mk->left || j > ip + mk->right) return -INFINITY;
+    float s = qk * mk->scale;
+    if (mk->has_alibi) s -= mk->slope * (float)abs(ip - j);
+    if (mk->has_add) s += mk->add[i * mk->add_si + j * mk->add_sj];
+    if (mk->has_keep && !mk->keep[i * mk->keep_si + j * mk->keep_sj]) s = -INFINITY;
+    return s;
+}
+
+// scores in place of z row zr's nv products, for row i and columns c0 + c
+FK_INLINE void attn_scale_row(GEMM_TS float *zr, int nv, float scale)
+{
+    const int nv16 = nv & ~15;
+    for (int c = 0; c < nv16; c += 16) *(GEMM_TS float16 *)(zr + c) *= scale;
+    for (int c = nv16; c < nv; ++c) zr[c] *= scale;
+}
+
+// rows are queries (i = row), columns keys j0 .. j0 + nv
+FK_INLINE void attn_scores_q(GEMM_TS float *zr, int nv, int i, int j0, const attn_mask_t *mk)
+{
+    const int ip = i + mk->shift;
+    if (!mk->has_add && !mk->has_keep && !mk->has_alibi && j0 >= ip - mk->left && j0 + nv - 1 <= ip + mk->right) {
+        attn_scale_row(zr, nv, mk->scale);
+        return;
+    }
+    for (int c = 0; c < nv; ++c) zr[c] = attn_score(zr[c], i, j0 + c, mk);
+}
+
+// rows are keys (j = row), columns queries i0 .. i0 + nv
+FK_INLINE void attn_scores_k(GEMM_TS float *zr, int nv, int j, int i0, const attn_mask_t *mk)
+{
+    const int jp = j - mk->shift;   // kept queries: jp - right <= i <= jp + left
+    if (!mk->has_add && !mk->has_keep && !mk->has_alibi && i0 >= jp - mk->right && i0 + nv - 1 <= jp + mk->left) {
+        attn_scale_row(zr, nv, mk->scale);
+        return;
+    }
+    for (int c = 0; c < nv; ++c) zr[c] = attn_score(zr[c], i0 + c, j, mk);
+}
+
+// ---------------------------------------------------------------------------
+// Activations of a row in place
+// ---------------------------------------------------------------------------
+
+// σ(s + bias) = 1 / (1 + e^−(s + bias)): −∞ gives 0, NaN stays NaN
+FK_INLINE void attn_sigmoid_row(GEMM_TS float *zr, int nv, float bias)
+{
+    const int nv16 = nv & ~15;
+    for (int c = 0; c < nv16; c += 16) {
+        GEMM_TS float16 *p = (GEMM_TS float16 *)(zr + c);
+        *p = 1.0f / (1.0f + fk_exp16(-(*p + bias)));
+    }
+    for (int c = nv16; c < nv; ++c) zr[c] = 1.0f / (1.0f + fk_exp(-(zr[c] + bias)));
+}
+
+// e^(s − lse), the probabilities of a row whose log-sum-exp is known
+// (0 for a fully masked row: lse = −∞)
+FK_INLINE void attn_softmax_row(GEMM_TS float *zr, int nv, float lse)
+{
+    const int nv16 = nv & ~15;
+    if (lse == -INFINITY) {
+        for (int c = 0; c < nv; ++c) zr[c] = 0.0f;
+        return;
+    }
+    for (int c = 0; c < nv16; c += 16) {
+        GEMM_TS float16 *p = (GEMM_TS float16 *)(zr + c);
+        *p = fk_expneg16(*p - lse, 1.0f);
+    }
+    for (int c = nv16; c < nv; ++c) zr[c] = fk_expneg(zr[c] - lse, 1.0f);
+}
+
+// ---------------------------------------------------------------------------
+// Accumulators: acc[((ir*ATT_NJD + jr)*MR + r)*NRV + v] holds tile row
+// (ir*MR + r)*MDIMC + ty, vector column (jr*NRV + v)*NDIMC + tx (gemm.h's
+// interleaving over ATT_DP columns).
+// ---------------------------------------------------------------------------
+FK_INLINE void attn_acc_zero(gemm_vec_t *acc)
+{
+    for (int t = 0; t < ATT_ACC_N; ++t) acc[t] = (gemm_vec_t)0.0f;
+}
+
+FK_INLINE int attn_acc_row(int ir, int r) { return (ir * MR + r) * MDIMC + (int)get_local_id(1); }
+
+// multiplies each of the item's rows by f[row]
+FK_INLINE void attn_acc_scale_rows(gemm_vec_t *acc, GEMM_TS const float *f)
+{
+    for (int ir = 0; ir < MWI / MR; ++ir)
+        for (int jr = 0; jr < ATT_NJD; ++jr)
+            for (int r = 0; r < MR; ++r) {
+                const float s = f[attn_acc_row(ir, r)];
+                gemm_vec_t *a = acc + ((ir * ATT_NJD + jr) * MR + r) * NRV;
+                #pragma unroll
+                for (int v = 0; v < NRV; ++v) a[v] *= s;
+            }
+}
+
+// acc += z[:, :kv]·B, B(p, c) = b[p*b_rs + c*b_cs] for p < kv, c < d (rows of
+// V, dO, K or Q), for the micro-tile rows that hold the mv valid rows (as
+// gemm_tile computes them: the rows past mv in them are zero products, and
+// their accumulator rows are never stored). Every item calls it (barriers).
+FK_INLINE void attn_acc_product(gemm_vec_t *acc, GEMM_TS const float *z, GEMM_TS float *bt,
+                                __global const fk_store_t *b, long b_rs, long b_cs, int mv, int kv, int d)
+{
+    const int ty = (int)get_local_id(1), tx = (int)get_local_id(0);
+    const int nir = min(MWI / MR, (mv + MR * MDIMC - 1) / (MR * MDIMC));
+    for (int p0 = 0; p0 < kv; p0 += ATT_VB) {
+        const int kc = min(ATT_VB, kv - p0);
+        GEMM_BARRIER();   // the previous block is consumed
+        gemm_load_tile(bt, ATT_DP, (kc + GEMM_KSTEP - 1) / GEMM_KSTEP * GEMM_KSTEP, ATT_DP,
+                       b + p0 * b_rs, b_rs, b_cs, kc, d);
+        GEMM_BARRIER();
+        for (int ir = 0; ir < nir; ++ir)
+            for (int jr = 0; jr < ATT_NJD; ++jr) {
+                gemm_vec_t t[GEMM_ACC_N];
+                gemm_vec_t *a = acc + (ir * ATT_NJD + jr) * GEMM_ACC_N;
+                #pragma unroll
+                for (int e = 0; e < GEMM_ACC_N; ++e) t[e] = a[e];
+                gemm_mk_ab(t, z + (ir * MR * MDIMC + ty) * NWG + p0, 1, MDIMC * NWG,
+                           (GEMM_TS const gemm_vec_t *)bt + jr * NRV * NDIMC + tx, ATT_DP / VWN, NDIMC, kc);
+                #pragma unroll
+                for (int e = 0; e < GEMM_ACC_N; ++e) a[e] = t[e];
+            }
+    }
+}
+
+// out(row, c) = acc(row, c)·f[row] (f NULL: 1) for row < mv, c < d, rounded once
+FK_INLINE void attn_acc_store(const gemm_vec_t *acc, GEMM_TS const float *f, __global fk_store_t *out,
+                              long o_rs, long o_cs, int mv, int d)
+{
+    const int tx = (int)get_local_id(0);
+    for (int ir = 0; ir < MWI / MR; ++ir)
+        for (int r = 0; r < MR; ++r) {
+            const int row = attn_acc_row(ir, r);
+            if (row >= mv) continue;
+            const float s = f ? f[row] : 1.0f;
+            __global fk_store_t *o = out + row * o_rs;
+            for (int jr = 0; jr < ATT_NJD; ++jr)
+                for (int v = 0; v < NRV; ++v) {
+                    const int c0 = ((jr * NRV + v) * NDIMC + tx) * VWN;
+                    if (c0 >= d) continue;
+                    const gemm_vec_t x = acc[((ir * ATT_NJD + jr) * MR + r) * NRV + v] * s;
+#if VWN == 16
+                    if (c0 + 16 <= d && o_cs == 1) {
+                        FK_SSTORE16(x, o + c0);
+                        continue;
+                    }
+#endif
+                    float l[VWN];
+#if VWN == 1
+                    l[0] = x;
+#else
+                    GEMM_CAT(vstore, VWN)(x, 0, l);
+#endif
+                    for (int e = 0; e < VWN && c0 + e < d; ++e) FK_SSTORE1(l[e], o + (c0 + e) * o_cs);
+                }
+        }
+}
+
+#endif // FK_ATTENTION_TILES_H
