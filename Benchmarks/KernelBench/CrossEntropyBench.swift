@@ -37,12 +37,7 @@ struct CrossEntropyBench: ParsableCommand {
         guard n >= 1, d >= 1, v >= 1, `repeat` >= 1, (matmulRows ?? 1) >= 1 else {
             throw ValidationError("--n, --d, --v, --repeat and --matmul-rows must be ≥ 1")
         }
-        for (name, a, b) in [("N·V (the logits)", n, v), ("N·D (E)", n, d), ("V·D (C)", v, d)] {
-            let (product, overflow) = a.multipliedReportingOverflow(by: b)
-            guard !overflow, product <= Tensor.maxElements else {
-                throw ValidationError("\(name) = \(a)·\(b) exceeds \(Tensor.maxElements) elements (a tensor's limit)")
-            }
-        }
+        try checkElementCounts([("N·V (the logits)", [n, v]), ("N·D (E)", [n, d]), ("V·D (C)", [v, d])])
         let matmulRows = min(n, matmulRows ?? max(1, (2 << 30) / (v * dtype.byteCount)))
         let inputs = peaked ? peakedCrossEntropyInputs(n: n, d: d, v: v) : randomCrossEntropyInputs(n: n, d: d, v: v)
         let data = CrossEntropyData(embeddings: inputs.embeddings.map(dtype.round),
@@ -351,16 +346,4 @@ struct CrossEntropyReport: Encodable {
             + (omitted.isEmpty ? "" : "; " + omitted)
             + (kernels.isEmpty ? "" : "; " + kernels.map(kernelLabel).joined(separator: " + ")))
     }
-}
-
-/// Bytes as B, KiB, MiB or GiB.
-func byteLabel(_ bytes: Int) -> String {
-    let units = ["B", "KiB", "MiB", "GiB"]
-    var value = Double(bytes)
-    var unit = 0
-    while value >= 1024, unit < units.count - 1 {
-        value /= 1024
-        unit += 1
-    }
-    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
 }

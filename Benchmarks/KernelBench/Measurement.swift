@@ -1,3 +1,4 @@
+import ArgumentParser
 import Foundation
 import FusedKernels
 
@@ -130,3 +131,41 @@ func printJSON<T: Encodable>(_ value: T) {
 
 /// The short form of a kernel spec for a human line: its file and entry point.
 func kernelLabel(_ spec: String) -> String { String(spec.split(separator: " ").first ?? "") }
+
+/// Bytes as B, KiB, MiB or GiB.
+func byteLabel(_ bytes: Int) -> String {
+    let units = ["B", "KiB", "MiB", "GiB"]
+    var value = Double(bytes)
+    var unit = 0
+    while value >= 1024, unit < units.count - 1 {
+        value /= 1024
+        unit += 1
+    }
+    return unit == 0 ? "\(bytes) B" : String(format: "%.1f %@", value, units[unit])
+}
+
+/// A `--dtype` value as a floating storage type: float32, float16 or bfloat16, or the
+/// short names fp32, fp16 and bf16.
+func floatingDType(_ name: String) throws -> DType {
+    let aliases: [String: DType] = ["fp32": .float32, "fp16": .float16, "bf16": .bfloat16]
+    guard let dtype = aliases[name] ?? DType(rawValue: name), dtype.isFloatingPoint else {
+        throw ValidationError("--dtype must be float32, float16 or bfloat16 (or fp32, fp16, bf16), got \(name)")
+    }
+    return dtype
+}
+
+/// Throws unless each named tensor's element count (the product of its extents, formed
+/// without overflow) fits a tensor (`Tensor.maxElements`).
+func checkElementCounts(_ tensors: [(name: String, extents: [Int])]) throws {
+    for (name, extents) in tensors {
+        var product = 1
+        for extent in extents {
+            let (next, overflow) = product.multipliedReportingOverflow(by: extent)
+            guard !overflow, next <= Tensor.maxElements else {
+                throw ValidationError("\(name) = \(extents.map(String.init).joined(separator: "·")) exceeds "
+                    + "\(Tensor.maxElements) elements (a tensor's limit)")
+            }
+            product = next
+        }
+    }
+}
