@@ -96,11 +96,12 @@ void attn_backward_query(__global const fk_store_t *q, long q_offset, long q_sb,
             const int r = lid + t * GEMM_WG;
             if (r >= mv) break;
             GEMM_TS float *zr = z + r * NWG;
-            attn_scores_q(zr, nv, i0 + r, j0, &mk);
 #if ATT_SOFTMAX
-            attn_softmax_row(zr, nv, row_lse[t]);
+            const int plain = attn_plain_q(i0 + r, j0, nv, &mk);
+            if (!plain) attn_scores_q(zr, nv, i0 + r, j0, &mk);
+            attn_softmax_row(zr, nv, plain ? scale : 1.0f, row_lse[t]);
 #else
-            attn_sigmoid_row(zr, nv, sig_bias);
+            attn_sigmoid_scores_q(zr, nv, i0 + r, j0, &mk, sig_bias);
 #endif
             attn_ds_row(z2 + r * NWG, zr, nv, row_delta[t], 0);
         }
@@ -160,12 +161,14 @@ void attn_backward_kv(__global const fk_store_t *q, long q_offset, long q_sb, lo
                 const int r = lid + t * GEMM_WG;
                 if (r >= mv) break;
                 GEMM_TS float *zr = z + r * NWG;
-                attn_scores_k(zr, nv, j0 + r, i0, &mk);
+                const int plain = attn_plain_k(j0 + r, i0, nv, &mk);
+                if (!plain) attn_scores_k(zr, nv, j0 + r, i0, &mk);
+                const float a = plain ? scale : 1.0f;
 #if ATT_SOFTMAX
                 for (int c = 0; c < nv; ++c)   // a fully masked query row has lse = −∞ and P = 0
-                    zr[c] = col_lse[c] == -INFINITY ? 0.0f : fk_expneg(zr[c] - col_lse[c], 1.0f);
+                    zr[c] = col_lse[c] == -INFINITY ? 0.0f : fk_expneg(fma(zr[c], a, -col_lse[c]), 1.0f);
 #else
-                attn_sigmoid_row(zr, nv, sig_bias);
+                attn_sigmoid_row(zr, nv, a, sig_bias);
 #endif
                 attn_ds_row(z2 + r * NWG, zr, nv, 0.0f, col_delta);
             }

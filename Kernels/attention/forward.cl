@@ -20,6 +20,21 @@
 #include "attention/tiles.h"
 #include "lib/online.h"
 
+// scale·products in place, and their maximum
+FK_INLINE float attn_scale_max_row(GEMM_TS float *zr, int nv, float scale)
+{
+    const int nv16 = nv & ~15;
+    float16 mx16 = (float16)(-INFINITY);
+    for (int c = 0; c < nv16; c += 16) {
+        GEMM_TS float16 *p = (GEMM_TS float16 *)(zr + c);
+        *p *= scale;
+        mx16 = fk_max16(mx16, *p);
+    }
+    float mx = fk_hmax16(mx16);
+    for (int c = nv16; c < nv; ++c) mx = fk_max(mx, zr[c] *= scale);
+    return mx;
+}
+
 __kernel __attribute__((reqd_work_group_size(NDIMC, MDIMC, 1)))
 void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q_sh, long q_sl, long q_sd,
                   __global const fk_store_t *k, long k_offset, long k_sb, long k_sh, long k_sl, long k_sd,
@@ -69,10 +84,15 @@ void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q
                 continue;
             }
             GEMM_TS float *zr = z + r * NWG;
-            attn_scores_q(zr, nv, i0 + r, j0, &mk);
 #if ATT_SOFTMAX
-            float mx = -INFINITY;
-            for (int c = 0; c < nv; ++c) mx = fk_max(mx, zr[c]);
+            float mx;
+            if (attn_plain_q(i0 + r, j0, nv, &mk)) {
+                mx = attn_scale_max_row(zr, nv, scale);
+            } else {
+                attn_scores_q(zr, nv, i0 + r, j0, &mk);
+                mx = -INFINITY;
+                for (int c = 0; c < nv; ++c) mx = fk_max(mx, zr[c]);
+            }
             const float mn = fk_max(m[t], mx), ms = fk_safe_max(mn);
             const int nv16 = nv & ~15;
             float16 e16 = (float16)0.0f;
@@ -88,7 +108,7 @@ void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q
             m[t] = mn;
             row_f[r] = alpha;
 #else
-            attn_sigmoid_row(zr, nv, sig_bias);
+            attn_sigmoid_scores_q(zr, nv, i0 + r, j0, &mk, sig_bias);
 #endif
         }
         GEMM_BARRIER();

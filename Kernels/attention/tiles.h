@@ -71,33 +71,29 @@ FK_INLINE float attn_score(float qk, int i, int j, const attn_mask_t *mk)
     return s;
 }
 
-// scores in place of z row zr's nv products, for row i and columns c0 + c
-FK_INLINE void attn_scale_row(GEMM_TS float *zr, int nv, float scale)
-{
-    const int nv16 = nv & ~15;
-    for (int c = 0; c < nv16; c += 16) *(GEMM_TS float16 *)(zr + c) *= scale;
-    for (int c = nv16; c < nv; ++c) zr[c] *= scale;
-}
-
-// rows are queries (i = row), columns keys j0 .. j0 + nv
-FK_INLINE void attn_scores_q(GEMM_TS float *zr, int nv, int i, int j0, const attn_mask_t *mk)
+// Whether no mask, no ALiBi and the band keep every pair of a row's nv
+// columns: then the scores are scale·products (the fast paths). Rows are
+// queries i (columns keys j0 ..) or keys j (columns queries i0 ..).
+FK_INLINE int attn_plain_q(int i, int j0, int nv, const attn_mask_t *mk)
 {
     const int ip = i + mk->shift;
-    if (!mk->has_add && !mk->has_keep && !mk->has_alibi && j0 >= ip - mk->left && j0 + nv - 1 <= ip + mk->right) {
-        attn_scale_row(zr, nv, mk->scale);
-        return;
-    }
+    return !mk->has_add && !mk->has_keep && !mk->has_alibi && j0 >= ip - mk->left && j0 + nv - 1 <= ip + mk->right;
+}
+
+FK_INLINE int attn_plain_k(int j, int i0, int nv, const attn_mask_t *mk)
+{
+    const int jp = j - mk->shift;   // kept queries: jp - right <= i <= jp + left
+    return !mk->has_add && !mk->has_keep && !mk->has_alibi && i0 >= jp - mk->right && i0 + nv - 1 <= jp + mk->left;
+}
+
+// scores in place of a row's nv products, element by element (the masked paths)
+FK_INLINE void attn_scores_q(GEMM_TS float *zr, int nv, int i, int j0, const attn_mask_t *mk)
+{
     for (int c = 0; c < nv; ++c) zr[c] = attn_score(zr[c], i, j0 + c, mk);
 }
 
-// rows are keys (j = row), columns queries i0 .. i0 + nv
 FK_INLINE void attn_scores_k(GEMM_TS float *zr, int nv, int j, int i0, const attn_mask_t *mk)
 {
-    const int jp = j - mk->shift;   // kept queries: jp - right <= i <= jp + left
-    if (!mk->has_add && !mk->has_keep && !mk->has_alibi && i0 >= jp - mk->right && i0 + nv - 1 <= jp + mk->left) {
-        attn_scale_row(zr, nv, mk->scale);
-        return;
-    }
     for (int c = 0; c < nv; ++c) zr[c] = attn_score(zr[c], i0 + c, j, mk);
 }
 
@@ -105,20 +101,30 @@ FK_INLINE void attn_scores_k(GEMM_TS float *zr, int nv, int j, int i0, const att
 // Activations of a row in place
 // ---------------------------------------------------------------------------
 
-// σ(s + bias) = 1 / (1 + e^−(s + bias)): −∞ gives 0, NaN stays NaN
-FK_INLINE void attn_sigmoid_row(GEMM_TS float *zr, int nv, float bias)
+// σ(a·x + bias) = 1 / (1 + e^−(a·x + bias)) in place: a = 1 on scores,
+// a = scale on plain products (one fma for the scale, the bias and the sign).
+// −∞ gives 0, NaN stays NaN.
+FK_INLINE void attn_sigmoid_row(GEMM_TS float *zr, int nv, float a, float bias)
 {
     const int nv16 = nv & ~15;
     for (int c = 0; c < nv16; c += 16) {
         GEMM_TS float16 *p = (GEMM_TS float16 *)(zr + c);
-        *p = 1.0f / (1.0f + fk_exp16(-(*p + bias)));
+        *p = 1.0f / (1.0f + fk_exp16(fma(*p, (float16)(-a), (float16)(-bias))));
     }
-    for (int c = nv16; c < nv; ++c) zr[c] = 1.0f / (1.0f + fk_exp(-(zr[c] + bias)));
+    for (int c = nv16; c < nv; ++c) zr[c] = 1.0f / (1.0f + fk_exp(fma(zr[c], -a, -bias)));
 }
 
-// e^(s − lse), the probabilities of a row whose log-sum-exp is known
-// (0 for a fully masked row: lse = −∞)
-FK_INLINE void attn_softmax_row(GEMM_TS float *zr, int nv, float lse)
+// the probabilities of a row (scores, or plain products when plain) in place
+FK_INLINE void attn_sigmoid_scores_q(GEMM_TS float *zr, int nv, int i, int j0, const attn_mask_t *mk, float bias)
+{
+    const int plain = attn_plain_q(i, j0, nv, mk);
+    if (!plain) attn_scores_q(zr, nv, i, j0, mk);
+    attn_sigmoid_row(zr, nv, plain ? mk->scale : 1.0f, bias);
+}
+
+// e^(a·x − lse) in place, the probabilities of a row whose log-sum-exp is
+// known (a as for attn_sigmoid_row); 0 for a fully masked row (lse = −∞)
+FK_INLINE void attn_softmax_row(GEMM_TS float *zr, int nv, float a, float lse)
 {
     const int nv16 = nv & ~15;
     if (lse == -INFINITY) {
@@ -127,9 +133,9 @@ FK_INLINE void attn_softmax_row(GEMM_TS float *zr, int nv, float lse)
     }
     for (int c = 0; c < nv16; c += 16) {
         GEMM_TS float16 *p = (GEMM_TS float16 *)(zr + c);
-        *p = fk_expneg16(*p - lse, 1.0f);
+        *p = fk_expneg16(fma(*p, (float16)a, (float16)(-lse)), 1.0f);
     }
-    for (int c = nv16; c < nv; ++c) zr[c] = fk_expneg(zr[c] - lse, 1.0f);
+    for (int c = nv16; c < nv; ++c) zr[c] = fk_expneg(fma(zr[c], a, -lse), 1.0f);
 }
 
 // ---------------------------------------------------------------------------
