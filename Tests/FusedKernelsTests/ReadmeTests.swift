@@ -58,8 +58,8 @@ import FusedKernels
         print(try ce.loss.array(of: Float.self), grads.embeddings.shape, grads.classifier.shape)
 
         // Flash attention, sigmoid or softmax: causal, window, ALiBi, masks; 4 query heads share a key/value head.
-        let q = try engine.tensor((0 ..< 2 * 4 * 16 * 8).map { Float($0 % 11) / 11 }, shape: [2, 4, 16, 8])  // [B, Hq, Lq, D]
-        let kv = try engine.tensor((0 ..< 2 * 1 * 16 * 8).map { Float($0 % 13) / 13 }, shape: [2, 1, 16, 8]) // [B, Hkv, Lk, D]
+        let q = try engine.tensor((0 ..< 1024).map { Float($0 % 11) / 11 }, shape: [2, 4, 16, 8])  // [B, Hq, Lq, D]
+        let kv = try engine.tensor((0 ..< 256).map { Float($0 % 13) / 13 }, shape: [2, 1, 16, 8]) // [B, Hkv, Lk, D]
         let causalOnly = AttentionOptions(causal: true)
         let att = try engine.attention(q, kv, kv, activation: .sigmoid(), options: causalOnly)
         let dq = try engine.attentionBackward(q, kv, kv, forward: att, gradient: att.output, activation: .sigmoid(),
