@@ -7,7 +7,7 @@ import Testing
 ///
 /// Tolerance, FlashAttention's rule: per output tensor (O, LSE, dQ, dK, dV),
 ///
-///     max|op − Double| ≤ 2·max|Float − Double| + r·max|Double| + 2⁻²⁰·√D·(1 + max|Double|)
+///     max|op − Double| ≤ 2·max|Float − Double| + r·max|Double| + 2⁻²²·√D·(1 + max|Double|)
 ///
 /// where Float is the naive computation with every score materialised at the op's own
 /// precision (fp32 arithmetic, outputs rounded to the storage type and Δ = dO·O read from
@@ -15,10 +15,12 @@ import Testing
 /// textbook computation at its precision. r is the output's storage rounding (0 for fp32,
 /// 2⁻¹¹ for fp16, 2⁻⁸ for bf16): the op and the Float computation may round one value to
 /// two neighbours. The floor is for tensors the Float computation happens to get almost
-/// exactly (it sums in another order than the op's tiles and uses libm's exp): 16 fp32
-/// ulps of the tensor's scale, grown by √D like a dot product's rounding; a wrong mask
-/// entry, rescale or gradient term is orders of magnitude larger. fp16 and bf16 inputs are
-/// rounded to the storage type first, so all three computations see the same values.
+/// exactly (it sums in another order than the op's tiles and uses libm's exp): 4 fp32
+/// ulps of the tensor's scale, grown by √D like a dot product's rounding. On the CPU path
+/// the largest fp32 error seen is 0.31 of this bound (0.69 with a 1-ulp floor, the op
+/// within 1.5× the Float's error); a wrong mask entry, rescale or gradient term is orders
+/// of magnitude beyond it. fp16 and bf16 inputs are rounded to the storage type first, so
+/// all three computations see the same values.
 ///
 /// Beyond the rule, exactly: a row whose keys are all removed has O = 0, LSE = −∞ and
 /// dQ = 0; a key no row of its group keeps has dK = dV = 0.
@@ -73,7 +75,7 @@ import Testing
                      Case(lq: 1000, lk: 17, d: 80, act),
                      Case(lq: 17, lk: 1000, d: 128, act),
                      Case(lq: 17, lk: 17, d: 256, act),
-                     Case(lq: 1000, lk: 1000, d: 64, act)]
+                     Case(lq: 1000, lk: 1000, d: 16, act)]
         for (lq, lk) in [(17, 1000), (1000, 17)] {
             let base = Case(2, 2, 1, lq: lq, lk: lk, d: 64, act)
             cases += [
@@ -325,7 +327,7 @@ import Testing
             Issue.record("\(context): element \(index) is \(actual[index]), expected \(e)", sourceLocation: sourceLocation)
         }
         let rounding = dtype == .float16 ? 0x1p-11 : dtype == .bfloat16 ? 0x1p-8 : 0
-        let bound = 2 * naiveError + rounding * scale + 0x1p-20 * Double(d).squareRoot() * (1 + scale)
+        let bound = 2 * naiveError + rounding * scale + 0x1p-22 * Double(d).squareRoot() * (1 + scale)
         #expect(error <= bound, """
             \(context): max error \(error) at \(worst) (\(actual[worst]) vs \(exact[worst])) above \(bound) \
             (the materialised Float's \(naiveError), scale \(scale))
