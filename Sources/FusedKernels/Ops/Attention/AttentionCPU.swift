@@ -116,8 +116,7 @@ private func forwardBlock(_ tiles: AttentionTiles, _ b: Int, _ h: Int, rows: Ran
             }
             running[r] = (top, l * rescale + sum)
         }
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(d), Int32(n), 1, s, Int32(n),
-                    values + keys.lowerBound * d, Int32(d), 1, o, Int32(d))
+        tileGemm(m: rows.count, n: d, k: n, 1, s, n, values + keys.lowerBound * d, d, 1, o, d)
     }
     guard call.isSoftmax, let lse else { return }
     for (r, (m, l)) in running.enumerated() {
@@ -164,9 +163,8 @@ private func gradientTile(_ tiles: AttentionTiles, _ rowData: BackwardRows, _ b:
     let first = (b * call.heads + h) * call.lq + rows.lowerBound
     tiles.scores(b, h, rows: rows, keys: keys, into: p)
     // dP = dO·Vᵀ
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(n), Int32(d), 1,
-                rowData.dO.pointer + first * d, Int32(d), tiles.v.pointer + tiles.keyHead(b, h) + keys.lowerBound * d,
-                Int32(d), 0, ds, Int32(n))
+    tileGemm(m: rows.count, n: n, k: d, 1, rowData.dO.pointer + first * d, d,
+             tiles.v.pointer + tiles.keyHead(b, h) + keys.lowerBound * d, d, transposeB: true, 0, ds, n)
     for r in 0 ..< rows.count {
         let (pr, dsr) = (p + r * n, ds + r * n)
         if call.isSoftmax {
@@ -194,9 +192,8 @@ private func queryGradientBlock(_ tiles: AttentionTiles, _ rowData: BackwardRows
     defer { p.deallocate(); ds.deallocate() }
     for keys in tiles.keyBlocks(rows: rows) {
         gradientTile(tiles, rowData, b, h, rows: rows, keys: keys, p: p, ds: ds)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, Int32(rows.count), Int32(d), Int32(keys.count),
-                    tiles.call.scale, ds, Int32(keys.count), tiles.k.pointer + tiles.keyHead(b, h) + keys.lowerBound * d,
-                    Int32(d), 1, dq, Int32(d))
+        tileGemm(m: rows.count, n: d, k: keys.count, tiles.call.scale, ds, keys.count,
+                 tiles.k.pointer + tiles.keyHead(b, h) + keys.lowerBound * d, d, 1, dq, d)
     }
 }
 
@@ -204,18 +201,16 @@ private func queryGradientBlock(_ tiles: AttentionTiles, _ rowData: BackwardRows
 /// group's query heads, then their blocks of rows, of scale·dSᵀ·Q and Pᵀ·dO.
 private func keyGradientBlock(_ tiles: AttentionTiles, _ rowData: BackwardRows, _ b: Int, _ kvh: Int,
                               keys: Range<Int>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>) {
-    let (call, d, n) = (tiles.call, tiles.call.d, Int32(keys.count))
+    let (call, d, n) = (tiles.call, tiles.call.d, keys.count)
     let (p, ds) = allocateTiles()
     defer { p.deallocate(); ds.deallocate() }
     for h in kvh * call.group ..< (kvh + 1) * call.group {
         for rows in tiles.rowBlocks(keys: keys) {
             gradientTile(tiles, rowData, b, h, rows: rows, keys: keys, p: p, ds: ds)
             let first = tiles.queryHead(b, h) + rows.lowerBound * d
-            let m = Int32(rows.count)
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, Int32(d), m, 1, p, n,
-                        rowData.dO.pointer + first, Int32(d), 1, dv, Int32(d))
-            cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, n, Int32(d), m, call.scale, ds, n,
-                        tiles.q.pointer + first, Int32(d), 1, dk, Int32(d))
+            let m = rows.count
+            tileGemm(m: n, n: d, k: m, 1, p, n, transposeA: true, rowData.dO.pointer + first, d, 1, dv, d)
+            tileGemm(m: n, n: d, k: m, call.scale, ds, n, transposeA: true, tiles.q.pointer + first, d, 1, dk, d)
         }
     }
 }

@@ -62,9 +62,8 @@ struct AttentionTiles {
     /// per row).
     func scores(_ b: Int, _ h: Int, rows: Range<Int>, keys: Range<Int>, into s: UnsafeMutablePointer<Float>) {
         let (d, n) = (call.d, keys.count)
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(rows.count), Int32(n), Int32(d), 1,
-                    q.pointer + queryHead(b, h) + rows.lowerBound * d, Int32(d),
-                    k.pointer + keyHead(b, h) + keys.lowerBound * d, Int32(d), 0, s, Int32(n))
+        tileGemm(m: rows.count, n: n, k: d, 1, q.pointer + queryHead(b, h) + rows.lowerBound * d, d,
+                 k.pointer + keyHead(b, h) + keys.lowerBound * d, d, transposeB: true, 0, s, n)
         for i in rows { finishScores(s + (i - rows.lowerBound) * n, b, h, row: i, keys: keys) }
     }
 
@@ -93,6 +92,25 @@ struct AttentionTiles {
 
     private func blocks(_ range: Range<Int>, by size: Int) -> [Range<Int>] {
         stride(from: range.lowerBound, to: range.upperBound, by: size).map { $0 ..< min(range.upperBound, $0 + size) }
+    }
+}
+
+/// C = alpha·op(A)·op(B) + beta·C (row-major, C m × n, op(A) m × k) by `cblas_sgemm`, in
+/// bands of rows small enough that OpenBLAS runs each on the calling thread (it threads a
+/// call only above M·N·K = 2¹⁸, interface/gemm.c; 16 rows of a 256-key tile at D 64). The
+/// CPU path's tasks already keep every core busy, and OpenBLAS's threads spinning beside
+/// them made the softmax forward at B1 H8 L2048 D64 13× slower (3.5 against 44 GFLOP/s on
+/// 2 shared cores). Every element of C is still one call's, summed over k in the BLAS's
+/// fixed order.
+func tileGemm(m: Int, n: Int, k: Int, _ alpha: Float, _ a: UnsafePointer<Float>, _ lda: Int, transposeA: Bool = false,
+              _ b: UnsafePointer<Float>, _ ldb: Int, transposeB: Bool = false, _ beta: Float,
+              _ c: UnsafeMutablePointer<Float>, _ ldc: Int) {
+    let band = max(1, (1 << 18) / max(1, n * k))
+    for first in stride(from: 0, to: m, by: band) {
+        let rows = min(band, m - first)
+        cblas_sgemm(CblasRowMajor, transposeA ? CblasTrans : CblasNoTrans, transposeB ? CblasTrans : CblasNoTrans,
+                    Int32(rows), Int32(n), Int32(k), alpha, a + (transposeA ? first : first * lda), Int32(lda),
+                    b, Int32(ldb), beta, c + first * ldc, Int32(ldc))
     }
 }
 
