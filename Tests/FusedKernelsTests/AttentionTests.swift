@@ -224,6 +224,30 @@ import Testing
         }
     }
 
+    /// A NaN in one query row makes that row's O (and LSE) NaN and leaves the other rows
+    /// as they were (DESIGN.md: NaN propagates to its row only).
+    @Test(arguments: TestBackend.all)
+    func nanStaysInItsRow(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        for activation in Self.activations {
+            let inputs = Inputs(Case(1, 2, 1, lq: 5, lk: 9, d: 8, activation))
+            var q = inputs.q
+            q[2 * 8 + 3] = .nan  // head 0, row 2
+            let t = try inputs.tensors(on: engine)
+            let clean = try engine.attention(t.q, t.k, t.v, activation: activation)
+            let poisoned = try engine.attention(try engine.tensor(q, shape: [1, 2, 5, 8]), t.k, t.v, activation: activation)
+            let (a, b) = (try clean.output.toArray(), try poisoned.output.toArray())
+            for (index, (x, y)) in zip(a, b).enumerated() {
+                let inRow = (16 ..< 24).contains(index)
+                #expect(inRow ? y.isNaN : x.bitPattern == y.bitPattern, "\(backend.label) \(activation): O[\(index)] = \(y)")
+            }
+            if let lse = try poisoned.logSumExp?.toArray() {
+                #expect(lse[2].isNaN && lse.enumerated().allSatisfy { $0.offset == 2 || $0.element.isFinite },
+                        "\(backend.label): LSE \(lse)")
+            }
+        }
+    }
+
     /// Bad arguments are typed errors raised before anything runs (no scratch recorded).
     @Test(arguments: TestBackend.all)
     func rejectsBadArgumentsBeforeRunning(backend: TestBackend) throws {

@@ -103,8 +103,9 @@ private func forwardBlock(_ tiles: AttentionTiles, _ b: Int, _ h: Int, rows: Ran
                 continue
             }
             let (m, l) = running[r]
-            let top = max(m, rowMax(p, n))
-            guard top > -.infinity else {  // nothing kept yet: P = 0, O stays 0
+            let tileTop = rowMax(p, n)
+            let top = tileTop.isNaN ? tileTop : max(m, tileTop)
+            guard top != -.infinity else {  // nothing kept yet: P = 0, O stays 0 (NaN goes on)
                 p.update(repeating: 0, count: n)
                 continue
             }
@@ -169,7 +170,7 @@ private func gradientTile(_ tiles: AttentionTiles, _ rowData: BackwardRows, _ b:
         let (pr, dsr) = (p + r * n, ds + r * n)
         if call.isSoftmax {
             let lse = rowData.logSumExp[first + r]
-            guard lse > -.infinity else {  // a fully removed row: no gradient
+            guard lse != -.infinity else {  // a fully removed row: no gradient (a NaN row stays NaN)
                 pr.update(repeating: 0, count: n)
                 dsr.update(repeating: 0, count: n)
                 continue

@@ -132,20 +132,22 @@ func expRow(_ s: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
     return sum.sum()
 }
 
-/// The largest score of a row (−∞ for an empty or fully removed row; NaN never wins).
+/// The largest score of a row: −∞ for a fully removed row, NaN if a score is NaN (so that
+/// a NaN row's O and LSE are NaN, not those of a removed row).
 func rowMax(_ s: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
-    var top = Float16x(repeating: -.infinity)
+    var (top, nan) = (Float16x(repeating: -.infinity), Float16x(repeating: 0))
     mapRow(s, n, padding: -.infinity) { x in
         top.replace(with: x, where: x .> top)
+        nan.replace(with: .nan, where: x .!= x)
         return x
     }
-    return top.max()
+    return nan.sum().isNaN ? .nan : top.max()
 }
 
 /// Replaces the n floats at p by f of them, 16 at a time; the last, partial vector is
 /// padded with `padding` and only its n lanes are stored.
 @inline(__always)
-func mapRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, padding: Float, _ f: (Float16x) -> Float16x) {
+private func mapRow(_ p: UnsafeMutablePointer<Float>, _ n: Int, padding: Float, _ f: (Float16x) -> Float16x) {
     var j = 0
     while j + 16 <= n {
         store16(f(load16(p + j)), p + j)
