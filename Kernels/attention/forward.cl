@@ -127,8 +127,9 @@ void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q
             row_f[r] = 1.0f;
             continue;
         }
-        row_f[r] = l[t] > 0.0f ? 1.0f / l[t] : 0.0f;
-        lse[lse_offset + b * lse_sb + h * lse_sh + (i0 + r) * lse_sl] = l[t] > 0.0f ? m[t] + log(l[t]) : -INFINITY;
+        // no key kept: O = 0, lse = −∞; a NaN score left l NaN, and its row NaN
+        row_f[r] = l[t] == 0.0f ? 0.0f : 1.0f / l[t];
+        lse[lse_offset + b * lse_sb + h * lse_sh + (i0 + r) * lse_sl] = l[t] == 0.0f ? -INFINITY : m[t] + log(l[t]);
     }
     GEMM_BARRIER();
     attn_acc_store(acc, row_f, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d);

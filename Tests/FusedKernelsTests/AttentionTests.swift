@@ -122,13 +122,22 @@ import Testing
         var testDescription: String { "\(backend.label) \(test.testDescription) \(preset)" }
     }
 
-    /// Every case on the CPU path; on OpenCL devices with `.auto` and with `.gpu` forced
-    /// (the GPU preset's cooperating work-groups and __local tiles), Oclgrind only the
-    /// tiny ones.
+    /// Every case on the CPU path and on the (non-simulated) device of most compute units; the
+    /// GPU preset forced there on the fp32 cases of little work (its 256-item groups run
+    /// one after another on a CPU device); on other devices the fp32 cases of D ≤ 64 (each
+    /// (D, dtype, activation, preset) is a program build of 3–15 s on PoCL, which a
+    /// clean CI machine pays for every device); Oclgrind the tiny ones with both presets.
     static let runs: [Run] = TestBackend.all.flatMap { backend -> [Run] in
         guard backend.selector != "cpu" else { return cases.map { Run(backend: backend, test: $0) } }
-        let fitting = cases.filter { backend.isSimulator ? $0.onSimulator : $0.work <= 70_000_000 }
-        return fitting.flatMap { [Run(backend: backend, test: $0), Run(backend: backend, test: $0, preset: .gpu)] }
+        if backend.isSimulator {
+            return cases.filter(\.onSimulator).flatMap { [Run(backend: backend, test: $0), Run(backend: backend, test: $0, preset: .gpu)] }
+        }
+        let devices = TestBackend.all.filter { $0.selector != "cpu" && !$0.isSimulator }
+        let full = backend.selector == devices.max { $0.computeUnits < $1.computeUnits }?.selector
+        let fitting = cases.filter { $0.work <= 70_000_000 && (full || ($0.dtype == .float32 && $0.sizes.d <= 64)) }
+        return fitting.map { Run(backend: backend, test: $0) } + (full ? fitting : []).filter {
+            $0.dtype == .float32 && $0.work <= 5_000_000
+        }.map { Run(backend: backend, test: $0, preset: .gpu) }
     }
 
     @Test(arguments: runs)

@@ -8,6 +8,7 @@ struct TestBackend: CustomTestStringConvertible, Sendable {
     let label: String
     /// Oclgrind interprets every work-item (~40 µs per element): keep its cases small.
     let isSimulator: Bool
+    var computeUnits = 1
 
     var testDescription: String { label }
 
@@ -21,7 +22,7 @@ struct TestBackend: CustomTestStringConvertible, Sendable {
         let devices = (try? Engine.devices()) ?? []
         return [TestBackend(selector: "cpu", label: "cpu", isSimulator: false)] + devices.map {
             TestBackend(selector: "opencl:\($0.index)", label: "opencl:\($0.index) \($0.name)",
-                        isSimulator: $0.isSimulator)
+                        isSimulator: $0.isSimulator, computeUnits: $0.computeUnits)
         }
     }()
 }
