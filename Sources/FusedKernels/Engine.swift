@@ -47,8 +47,9 @@ public final class Engine: @unchecked Sendable {
 
     /// An engine on the device `device` selects (see <doc:DevicesAndFallback>).
     ///
-    /// Under `auto`, no OpenCL device, or one whose context cannot be created, gives an
-    /// engine on the CPU path with ``fallbackReason`` set and a warning on standard error.
+    /// Under `auto` on a machine without an OpenCL device, and under `auto` or a device
+    /// name when the chosen device's context cannot be created, the engine is on the CPU
+    /// path, with ``fallbackReason`` set and a warning on standard error.
     /// On an OpenCL device the engine reads the device's tuning file (<doc:Tuning>).
     ///
     /// - Parameters:

@@ -112,6 +112,6 @@ public struct BFloat16: FloatingTensorElement, Hashable, CustomStringConvertible
 
     /// The value as fp32 (exact: the bits become the top half of an fp32 value).
     public var float: Float { Float(bitPattern: UInt32(bitPattern) << 16) }
-    /// The value as its fp32 ``float`` prints.
+    /// The description of the fp32 value (``float``).
     public var description: String { float.description }
 }

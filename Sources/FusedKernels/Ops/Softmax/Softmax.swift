@@ -15,7 +15,7 @@ extension Engine {
     ///   - options: scale, masks and the forward algorithm.
     /// - Throws: ``FusedKernelsError`` for a tensor of another engine, a non-floating
     ///   `x`, a non-finite scale, or a mask of the wrong dtype or one that does not
-    ///   broadcast to x's shape; errors of a device that could run the op.
+    ///   broadcast to x's shape; ``FusedKernelsError/openCL(_:)`` when an OpenCL call fails.
     public func softmax(_ x: Tensor, kind: SoftmaxKind = .softmax,
                         options: SoftmaxOptions = SoftmaxOptions()) throws -> Tensor {
         let call = try SoftmaxCall(x, kind: kind, options: options, engine: self)
