@@ -12,7 +12,7 @@ OCLGRIND_LOG_FILE := $(CURDIR)/.build/oclgrind.log
 # Two PoCL devices: the multithreaded one and the single-threaded reference one.
 export POCL_DEVICES ?= pthread basic
 
-.PHONY: bench test deps icd leakcheck
+.PHONY: bench test deps icd leakcheck docs
 
 deps:
 	@missing=""
@@ -48,6 +48,7 @@ test: icd
 	# No OpenCL platform at all: the CPU path must serve everything.
 	OCL_ICD_VENDORS=/nonexistent FUSED_KERNELS_EXPECT_NO_OPENCL=1 swift test --skip-build
 	$(MAKE) --no-print-directory leakcheck
+	$(MAKE) --no-print-directory docs
 
 # Engines created, run and destroyed 1 and 4 times under valgrind (after a warm-up run
 # that fills the program caches): nothing may be lost, and 4 cycles hold no more than 1.
@@ -65,3 +66,17 @@ leakcheck: deps
 	done
 	[ "$$(bytes 'in use' <<<"$$four")" -le $$(( $$(bytes 'in use' <<<"$$one") + 4096 )) ] || { echo "memory grows with cycles"; exit 1; }
 	echo "leakcheck: no leak"
+
+# The DocC documentation of the FusedKernels module, into
+# .build/plugins/Swift-DocC/outputs/FusedKernels.doccarchive: docc's warnings (a symbol link
+# that does not resolve, a documented parameter that does not exist, ...) are errors, and
+# every public symbol declared in Sources/FusedKernels must have a doc comment of its own
+# (.ci/doc-coverage.swift reads the symbol graphs the plugin extracted, public symbols only).
+docs: deps
+	mkdir -p .build
+	stamp=$(CURDIR)/.build/docs.stamp
+	touch $$stamp
+	swift package generate-documentation --target FusedKernels --warnings-as-errors
+	graphs=$$(find .build -path '*/extracted-symbols/*/FusedKernels/FusedKernels*.symbols.json' -newer $$stamp)
+	[ -n "$$graphs" ] || { echo "docs: no symbol graph of FusedKernels was extracted"; exit 1; }
+	swift .ci/doc-coverage.swift $$graphs
