@@ -45,5 +45,9 @@ let package = Package(
             name: "FusedKernelsTests",
             dependencies: ["FusedKernels"]
         ),
+        .testTarget(
+            name: "KernelBenchTests",
+            dependencies: ["KernelBench"]
+        ),
     ]
 )
