@@ -22,7 +22,7 @@ deps:
 	done
 	if [ -n "$$missing" ]; then
 	  echo "installing:$$missing"
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; } 2>&1
 	fi
 
 # A vendor folder with PoCL and the Oclgrind simulator: three devices on a CPU-only box.
@@ -33,8 +33,12 @@ icd: deps
 
 # The CPU path's SIMD code compiled for this machine's vector ISA (AVX-512 here, with
 # FMA): 1.2-1.9x over the baseline x86-64 build (Benchmarks/NOTES.md).
+# Standard error stays empty on success: the build's progress goes to a log, shown if it fails.
 bench: deps
-	swift build -c release --product kernel-bench --build-path .build/host -Xswiftc -target-cpu -Xswiftc native
+	@mkdir -p .build
+	echo "building kernel-bench (release, -target-cpu native; log: .build/bench-build.log)"
+	swift build -c release --product kernel-bench --build-path .build/host -Xswiftc -target-cpu -Xswiftc native \
+	  > .build/bench-build.log 2>&1 || { cat .build/bench-build.log >&2; exit 1; }
 	.build/host/release/kernel-bench
 
 test: icd
