@@ -140,7 +140,7 @@ struct NPYHeader {
             let key = try parser.string()
             guard entries[key] == nil else { throw NPYError("bad header: key '\(key)' repeated") }
             try parser.expect(":")
-            entries[key] = try parser.value()
+            entries[key] = try parser.value(of: key)
             if !parser.consume(",") {
                 try parser.expect("}")
                 break
@@ -194,28 +194,36 @@ struct NPYHeader {
             guard index == bytes.count else { throw NPYError("bad header: unexpected text after the dict at byte \(index)") }
         }
 
+        static let quotes = [UInt8(ascii: "'"), UInt8(ascii: "\"")]
+
         /// A quoted string without escapes (NumPy's keys and dtype strings have none).
         mutating func string() throws -> String {
             skipSpace()
-            guard index < bytes.count, let quote = [UInt8(ascii: "'"), UInt8(ascii: "\"")].first(where: { $0 == bytes[index] })
-            else { throw NPYError("bad header: expected a quoted string at byte \(index)") }
+            guard let quote = bytes[index...].first, Self.quotes.contains(quote) else {
+                throw NPYError("bad header: expected a quoted string at byte \(index)")
+            }
             guard let end = bytes[(index + 1)...].firstIndex(of: quote),
                   !bytes[(index + 1) ..< end].contains(UInt8(ascii: "\\")) else {
-                throw NPYError("bad header: unterminated string at byte \(index)")
+                throw NPYError("bad header: unterminated or escaped string at byte \(index)")
             }
             defer { index = end + 1 }
             return String(decoding: bytes[(index + 1) ..< end], as: UTF8.self)
         }
 
-        mutating func value() throws -> Value {
+        /// A string, True, False or a tuple; a list only as a structured array's 'descr'.
+        mutating func value(of key: String) throws -> Value {
             skipSpace()
             for (word, flag) in [("True", true), ("False", false)] where bytes[index...].starts(with: word.utf8) {
                 index += word.utf8.count
                 return .bool(flag)
             }
             if consume("(") { return .tuple(try tupleTail()) }
-            if index < bytes.count, bytes[index] == UInt8(ascii: "[") {
+            let next = bytes[index...].first
+            if key == "descr", next == UInt8(ascii: "[") {
                 throw NPYError("unsupported dtype: structured arrays are not supported")
+            }
+            guard let next, Self.quotes.contains(next) else {
+                throw NPYError("bad header: the value of '\(key)' is not a string, True, False or a tuple (byte \(index))")
             }
             return .string(try string())
         }
