@@ -38,7 +38,7 @@ struct MaskFlags: ParsableArguments {
 
 /// `SoftmaxOptions` as flags: the scale, the masks and the forward algorithm.
 struct SoftmaxFlags: ParsableArguments {
-    @Option(help: "z = scale·x + additive mask (finite).") var scale: Float = 1
+    @Option(parsing: .unconditional, help: "z = scale·x + additive mask (finite).") var scale: Float = 1
     @OptionGroup var masks: MaskFlags
     @Option(help: "Forward algorithm (OpenCL and CPU path).") var variant: SoftmaxVariant = .auto
 

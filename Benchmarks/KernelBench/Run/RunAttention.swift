@@ -8,11 +8,12 @@ struct AttentionFlags: ParsableArguments {
     @Option(help: ArgumentHelp("K [B, Hkv, Lk, D], Hkv dividing Hq.", valueName: "file")) var k: String
     @Option(help: ArgumentHelp("V, K's shape.", valueName: "file")) var v: String
     @Option(help: "softmax or sigmoid.") var activation = "softmax"
-    @Option(help: "The sigmoid's bias b in σ(s + b) (default: −ln Lk).") var sigmoidBias: Float?
-    @Option(help: "Multiplies Q·Kᵀ (default: 1/√D).") var scale: Float?
+    @Option(parsing: .unconditional, help: "The sigmoid's bias b in σ(s + b) (default: −ln Lk).") var sigmoidBias: Float?
+    @Option(parsing: .unconditional, help: "Multiplies Q·Kᵀ (default: 1/√D).") var scale: Float?
     @Flag(help: "Keep key j for query i only when j ≤ i' = i + Lk − Lq.") var causal = false
-    @Option(help: ArgumentHelp("Keep keys i' − l … i' + r; '-' or empty: that side unbounded (256,0 or ,0; a leading "
-                                   + "'-' needs --window=-,0).", valueName: "l,r"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Keep keys i' − l … i' + r; '-' or empty: that side unbounded (256,0 or ,0 or -,0).",
+                               valueName: "l,r"))
     var window: String?
     @Option(help: ArgumentHelp("ALiBi slopes, <f4 [Hq]: subtracts slope·|i' − j|.", valueName: "file")) var alibiSlopes: String?
     @OptionGroup var masks: MaskFlags

@@ -11,7 +11,7 @@ struct CrossEntropyFlags: ParsableArguments {
     var targets: String
     @Option(help: ArgumentHelp("Bias [V], in --dtype.", valueName: "file")) var bias: String?
     @Option(help: "none ([N] losses), mean (over counted tokens) or sum.") var reduction: CrossEntropyOptions.Reduction = .mean
-    @Option(help: "Targets with this value add no loss and get no gradient.") var ignoreIndex: Int32 = -100
+    @Option(parsing: .unconditional, help: "Targets with this value add no loss and get no gradient.") var ignoreIndex: Int32 = -100
     @Option(help: "ε in [0, 1]: targets (1 − ε)·one-hot + ε/V.") var labelSmoothing: Float = 0
     @Option(help: "λ ≥ 0: adds λ·LSE² per token.") var zLoss: Float = 0
     @Option(help: "c > 0: logits become c·tanh(z/c).") var softCap: Float?

@@ -15,8 +15,8 @@ struct RunMatmul: ParsableCommand {
     @Option(help: ArgumentHelp("B.", valueName: "file")) var b: String
     @Flag(help: "op(A) = Aᵀ (the last two axes).") var transposeA = false
     @Flag(help: "op(B) = Bᵀ.") var transposeB = false
-    @Option(help: "α (finite).") var alpha: Float = 1
-    @Option(help: "β (finite); needs --c.") var beta: Float = 0
+    @Option(parsing: .unconditional, help: "α (finite).") var alpha: Float = 1
+    @Option(parsing: .unconditional, help: "β (finite); needs --c.") var beta: Float = 0
     @Option(help: ArgumentHelp("C's value before the op (read when β ≠ 0): <f4 with --float32-output, else in --dtype.",
                                valueName: "file"))
     var c: String?

@@ -47,7 +47,7 @@ struct RunSoftmaxBackward: ParsableCommand {
     @Option(help: ArgumentHelp("y, the forward's output.", valueName: "file")) var y: String
     @Option(help: ArgumentHelp("dy, y's shape.", valueName: "file")) var dy: String
     @Option(help: "softmax or logSoftmax (the forward's kind).") var kind: SoftmaxKind = .softmax
-    @Option(help: "The forward's scale.") var scale: Float = 1
+    @Option(parsing: .unconditional, help: "The forward's scale.") var scale: Float = 1
     @Option(help: ArgumentHelp("dx, y's shape.", valueName: "file")) var out: String
 
     func run() throws {
