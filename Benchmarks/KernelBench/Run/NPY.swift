@@ -80,7 +80,8 @@ enum NPY {
         let headerLength = bytes[8 ..< 8 + lengthBytes].reversed().reduce(0) { $0 << 8 | Int($1) }
         let dataStart = 8 + lengthBytes + headerLength
         guard bytes.count >= dataStart else {
-            throw NPYError("truncated header: \(headerLength) header bytes announced, \(bytes.count - 8 - lengthBytes) present")
+            let present = bytes.count - 8 - lengthBytes
+            throw NPYError("truncated header: \(headerLength) header bytes announced, \(present) present")
         }
         let header = try NPYHeader(parsing: Array(bytes[8 + lengthBytes ..< dataStart]))
         let expected = try byteCount(header.shape, header.dtype)
@@ -191,7 +192,9 @@ struct NPYHeader {
 
         mutating func expectEnd() throws {
             skipSpace()
-            guard index == bytes.count else { throw NPYError("bad header: unexpected text after the dict at byte \(index)") }
+            guard index == bytes.count else {
+                throw NPYError("bad header: unexpected text after the dict at byte \(index)")
+            }
         }
 
         static let quotes = [UInt8(ascii: "'"), UInt8(ascii: "\"")]

@@ -15,7 +15,8 @@ struct AttentionFlags: ParsableArguments {
             help: ArgumentHelp("Keep keys i' − l … i' + r; '-' or empty: that side unbounded (256,0 or ,0 or -,0).",
                                valueName: "l,r"))
     var window: String?
-    @Option(help: ArgumentHelp("ALiBi slopes, <f4 [Hq]: subtracts slope·|i' − j|.", valueName: "file")) var alibiSlopes: String?
+    @Option(help: ArgumentHelp("ALiBi slopes, <f4 [Hq]: subtracts slope·|i' − j|.", valueName: "file"))
+    var alibiSlopes: String?
     @OptionGroup var masks: MaskFlags
     @Option(help: "Kernel tiles on OpenCL: auto (by device type or tuning), cpu or gpu.") var preset: KernelPreset = .auto
 
@@ -36,7 +37,8 @@ struct AttentionFlags: ParsableArguments {
 
     /// Q, K, V and the option files, read and checked, and the window.
     func read(_ session: RunSession) throws -> AttentionInputs {
-        AttentionInputs(q: try session.read(q, flag: "q", argument: "query"), k: try session.read(k, flag: "k", argument: "key"),
+        AttentionInputs(q: try session.read(q, flag: "q", argument: "query"),
+                        k: try session.read(k, flag: "k", argument: "key"),
                         v: try session.read(v, flag: "v", argument: "value"),
                         slopes: try session.read(alibiSlopes, flag: "alibi-slopes", argument: "alibiSlopes", as: .float32),
                         masks: try masks.read(session), window: try window.map(parseAttentionWindow))
@@ -57,11 +59,16 @@ struct AttentionInputs {
     let slopes: InputFile?
     let masks: (additive: InputFile?, keep: InputFile?)
     let window: AttentionWindow?
+
+    func queryKeyValue(on engine: Engine) throws -> (Tensor, Tensor, Tensor) {
+        (try q.tensor(on: engine), try k.tensor(on: engine), try v.tensor(on: engine))
+    }
 }
 
 struct RunAttention: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "attention", abstract: "Flash attention O = act(S)·V, S = scale·Q·Kᵀ − ALiBi + mask (sigmoid or softmax).")
+        commandName: "attention",
+        abstract: "Flash attention O = act(S)·V, S = scale·Q·Kᵀ − ALiBi + mask (sigmoid or softmax).")
 
     @OptionGroup var flags: AttentionFlags
     @Option(help: ArgumentHelp("O, Q's shape.", valueName: "file")) var out: String?
@@ -69,7 +76,9 @@ struct RunAttention: ParsableCommand {
     var lseOut: String?
 
     func validate() throws {
-        guard lseOut == nil || flags.activation == "softmax" else { throw ValidationError("--lse-out needs --activation softmax") }
+        guard lseOut == nil || flags.activation == "softmax" else {
+            throw ValidationError("--lse-out needs --activation softmax")
+        }
     }
 
     func run() throws {
@@ -78,9 +87,9 @@ struct RunAttention: ParsableCommand {
         let inputs = try flags.read(session)
         let (out, lseOut) = (try session.output(out, flag: "out"), try session.output(lseOut, flag: "lse-out"))
         try session.run { engine in
-            let result = try engine.attention(try inputs.q.tensor(on: engine), try inputs.k.tensor(on: engine),
-                                              try inputs.v.tensor(on: engine), activation: activation,
-                                              options: try flags.options(inputs, on: engine), preset: flags.preset)
+            let (q, k, v) = try inputs.queryKeyValue(on: engine)
+            let options = try flags.options(inputs, on: engine)
+            let result = try engine.attention(q, k, v, activation: activation, options: options, preset: flags.preset)
             return [(out, .tensor(result.output)), (lseOut, result.logSumExp.map(OutputValue.tensor))]
         }
     }
@@ -118,10 +127,10 @@ struct RunAttentionBackward: ParsableCommand {
             let dO = try gradient.tensor(on: engine)
             // The sigmoid backward reads neither O nor a log-sum-exp; dO stands in for O.
             let forward = AttentionOutput(output: try o?.tensor(on: engine) ?? dO, logSumExp: try lse?.tensor(on: engine))
-            let gradients = try engine.attentionBackward(
-                try inputs.q.tensor(on: engine), try inputs.k.tensor(on: engine), try inputs.v.tensor(on: engine),
-                forward: forward, gradient: dO, activation: activation, options: try flags.options(inputs, on: engine),
-                preset: flags.preset)
+            let (q, k, v) = try inputs.queryKeyValue(on: engine)
+            let options = try flags.options(inputs, on: engine)
+            let gradients = try engine.attentionBackward(q, k, v, forward: forward, gradient: dO, activation: activation,
+                                                         options: options, preset: flags.preset)
             return [(dqOut, .tensor(gradients.query)), (dkOut, .tensor(gradients.key)), (dvOut, .tensor(gradients.value))]
         }
     }

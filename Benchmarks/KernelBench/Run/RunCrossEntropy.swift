@@ -10,8 +10,10 @@ struct CrossEntropyFlags: ParsableArguments {
     @Option(help: ArgumentHelp("Targets [N]: <i4 or <i8, in [0, vocabulary) or the ignore index.", valueName: "file"))
     var targets: String
     @Option(help: ArgumentHelp("Bias [V], in --dtype.", valueName: "file")) var bias: String?
-    @Option(help: "none ([N] losses), mean (over counted tokens) or sum.") var reduction: CrossEntropyOptions.Reduction = .mean
-    @Option(parsing: .unconditional, help: "Targets with this value add no loss and get no gradient.") var ignoreIndex: Int32 = -100
+    @Option(help: "none ([N] losses), mean (over counted tokens) or sum.")
+    var reduction: CrossEntropyOptions.Reduction = .mean
+    @Option(parsing: .unconditional, help: "Targets with this value add no loss and get no gradient.")
+    var ignoreIndex: Int32 = -100
     @Option(help: "ε in [0, 1]: targets (1 − ε)·one-hot + ε/V.") var labelSmoothing: Float = 0
     @Option(help: "λ ≥ 0: adds λ·LSE² per token.") var zLoss: Float = 0
     @Option(help: "c > 0: logits become c·tanh(z/c).") var softCap: Float?
@@ -72,8 +74,9 @@ struct RunCrossEntropy: ParsableCommand {
         let shard = try flags.vocabularyShard()
         let session = try RunSession(flags.common)
         let inputs = try flags.read(session)
-        let (out, lseOut, statisticsOut) = (try session.output(out, flag: "out"), try session.output(lseOut, flag: "lse-out"),
-                                            try session.output(statisticsOut, flag: "statistics-out"))
+        let out = try session.output(out, flag: "out")
+        let lseOut = try session.output(lseOut, flag: "lse-out")
+        let statisticsOut = try session.output(statisticsOut, flag: "statistics-out")
         var options = flags.options
         options.returnLogSumExp = lseOut != nil
         try session.run { engine in
@@ -128,11 +131,13 @@ struct RunCrossEntropyBackward: ParsableCommand {
         let inputs = try flags.read(session)
         let lse = try session.read(lse, flag: "lse", argument: "logSumExp", as: .float32)
         let upstream = try session.read(upstream, flag: "upstream", argument: "upstream", as: .float32)
-        let (deOut, dcOut, dbiasOut) = (try session.output(deOut, flag: "de-out"), try session.output(dcOut, flag: "dc-out"),
-                                        try session.output(dbiasOut, flag: "dbias-out"))
+        let deOut = try session.output(deOut, flag: "de-out")
+        let dcOut = try session.output(dcOut, flag: "dc-out")
+        let dbiasOut = try session.output(dbiasOut, flag: "dbias-out")
         try session.run { engine in
             let gradients = try engine.linearCrossEntropyBackward(
-                try inputs.e.tensor(on: engine), try inputs.c.tensor(on: engine), targets: try inputs.targets.tensor(on: engine),
+                try inputs.e.tensor(on: engine), try inputs.c.tensor(on: engine),
+                targets: try inputs.targets.tensor(on: engine),
                 bias: try inputs.bias?.tensor(on: engine), logSumExp: try lse?.tensor(on: engine),
                 upstream: try upstream?.tensor(on: engine), shard: shard, options: options, preset: flags.preset)
             return [(deOut, .tensor(gradients.embeddings)), (dcOut, .tensor(gradients.classifier)),

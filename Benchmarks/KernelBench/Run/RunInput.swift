@@ -69,12 +69,14 @@ struct InputFile {
         let accepted = role.accepts(storage: storage)
         guard accepted.contains(array.dtype) else {
             let expected = accepted.map(\.rawValue).joined(separator: " or ")
-            throw fail("dtype \(array.dtype.rawValue), expected \(expected)" + (role == .storage ? " (--dtype \(storage))" : ""))
+            let hint = role == .storage ? " (--dtype \(storage))" : ""
+            throw fail("dtype \(array.dtype.rawValue), expected \(expected)\(hint)")
         }
         switch array.dtype {
         case .bool:
-            if let bad = array.elements(UInt8.self).firstIndex(where: { $0 > 1 }) {
-                throw fail("element \(bad) is the byte \(array.elements(UInt8.self)[bad]), not a bool (0 or 1)")
+            let bytes = array.elements(UInt8.self)
+            if let bad = bytes.firstIndex(where: { $0 > 1 }) {
+                throw fail("element \(bad) is the byte \(bytes[bad]), not a bool (0 or 1)")
             }
             self.array = array
         case .int64:

@@ -18,11 +18,13 @@ struct RunNormalizer: ParsableCommand {
         let session = try RunSession(common)
         let x = try session.read(self.x, flag: "x", argument: "x")
         let masks = try softmax.masks.read(session)
-        let (maxOut, sumOut, lseOut) = (try session.output(maxOut, flag: "max-out"), try session.output(sumOut, flag: "sum-out"),
-                                        try session.output(lseOut, flag: "lse-out"))
+        let maxOut = try session.output(maxOut, flag: "max-out")
+        let sumOut = try session.output(sumOut, flag: "sum-out")
+        let lseOut = try session.output(lseOut, flag: "lse-out")
         let shape = Array(x.array.shape.dropLast()) + [1]
         try session.run { engine in
-            let statistics = try engine.normalizer(try x.tensor(on: engine), options: try softmax.options(masks, on: engine))
+            let options = try softmax.options(masks, on: engine)
+            let statistics = try engine.normalizer(try x.tensor(on: engine), options: options)
             return [(maxOut, .floats(statistics.max, shape: shape)), (sumOut, .floats(statistics.sum, shape: shape)),
                     (lseOut, .floats(statistics.logSumExp, shape: shape))]
         }

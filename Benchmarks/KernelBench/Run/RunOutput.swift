@@ -21,7 +21,8 @@ enum OutputValue {
             return NPYArray(values, dtype: .float32, shape: shape)
         case let .tensor(tensor):
             switch tensor.dtype {
-            case .float32, .bfloat16: return NPYArray(try tensor.array(of: Float.self), dtype: .float32, shape: tensor.shape)
+            case .float32, .bfloat16:
+                return NPYArray(try tensor.array(of: Float.self), dtype: .float32, shape: tensor.shape)
             case .float16: return NPYArray(try tensor.array(of: Float16.self), dtype: .float16, shape: tensor.shape)
             case .int32: return NPYArray(try tensor.array(of: Int32.self), dtype: .int32, shape: tensor.shape)
             case .bool: return NPYArray(try tensor.array(of: Bool.self), dtype: .bool, shape: tensor.shape)
@@ -42,13 +43,15 @@ enum AtomicOutputs {
             for (file, bytes) in files {
                 let temporary = temporaryPath(for: file.path)
                 temporaries.append(temporary)
-                guard FileManager.default.createFile(atPath: temporary, contents: bytes) else {
-                    throw RunError(file: file.path, flag: file.flag, "cannot write \(temporary): \(String(cString: strerror(errno)))")
+                do { try bytes.write(to: URL(fileURLWithPath: temporary)) } catch {
+                    let reason = (error as NSError).localizedDescription
+                    throw RunError(file: file.path, flag: file.flag, "cannot write: \(reason)")
                 }
             }
             for ((file, _), temporary) in zip(files, temporaries) {
                 guard rename(temporary, file.path) == 0 else {
-                    throw RunError(file: file.path, flag: file.flag, "cannot rename \(temporary) to it: \(String(cString: strerror(errno)))")
+                    let reason = String(cString: strerror(errno))
+                    throw RunError(file: file.path, flag: file.flag, "cannot rename \(temporary) to it: \(reason)")
                 }
                 renamed.append(file.path)
             }

@@ -14,7 +14,8 @@ struct SoftmaxForwardArguments: ParsableArguments {
         let masks = try softmax.masks.read(session)
         let out = try session.output(out, flag: "out")
         try session.run { engine in
-            let y = try engine.softmax(try x.tensor(on: engine), kind: kind, options: try softmax.options(masks, on: engine))
+            let options = try softmax.options(masks, on: engine)
+            let y = try engine.softmax(try x.tensor(on: engine), kind: kind, options: options)
             return [(out, .tensor(y))]
         }
     }
@@ -27,7 +28,8 @@ struct RunSoftmax: ParsableCommand {
 }
 
 struct RunLogSoftmax: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "log-softmax", abstract: "z − log Σ e^z over x's last axis.")
+    static let configuration = CommandConfiguration(commandName: "log-softmax",
+                                                    abstract: "z − log Σ e^z over x's last axis.")
     @OptionGroup var arguments: SoftmaxForwardArguments
     func run() throws { try arguments.run(.logSoftmax) }
 }

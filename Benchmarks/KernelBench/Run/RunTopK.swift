@@ -32,7 +32,8 @@ struct RunTopK: ParsableCommand {
 
 struct RunSoftmaxTopK: ParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "softmax-topk", abstract: "The k most probable entries of each row of softmax(scale·x), from one read.")
+        commandName: "softmax-topk",
+        abstract: "The k most probable entries of each row of softmax(scale·x), from one read.")
     @OptionGroup var arguments: TopKArguments
     @Option(parsing: .unconditional, help: "The softmax's scale (finite).") var scale: Float = 1
     func run() throws { try arguments.run { engine, x in try engine.softmaxTopK(x, k: arguments.k, scale: scale) } }
