@@ -67,8 +67,8 @@ enum NPY {
 
     static func decode(_ bytes: Data) throws -> NPYArray {
         let bytes = Data(bytes)  // indices from 0
-        guard bytes.count >= 10 else { throw NPYError("not a .npy file: \(bytes.count) bytes, shorter than the preamble") }
-        guard bytes.prefix(6) == magic else { throw NPYError("not a .npy file: bad magic string") }
+        guard bytes.prefix(magic.count) == magic else { throw NPYError("not a .npy file: bad magic string") }
+        guard bytes.count >= 8 else { throw NPYError("truncated header: the file ends in its version") }
         let (major, minor) = (bytes[6], bytes[7])
         let lengthBytes: Int
         switch (major, minor) {
