@@ -44,6 +44,11 @@ bench: deps
 test: icd
 	rm -f $(OCLGRIND_LOG_FILE)
 	export FUSED_KERNELS_CACHE_DIR=$(CURDIR)/.build/test-cache
+	# kernel-bench run's round trip writes and reads .npy files with NumPy: it must run.
+	# (Debian's own python3 refuses pip installs, PEP 668: its package then.)
+	python3 -c 'import numpy' 2>/dev/null || python3 -m pip install --quiet numpy \
+	  || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-numpy; }
+	export FUSED_KERNELS_EXPECT_NUMPY=1
 	# The three devices must all be found (RuntimeTests.expectedDevicesWereFound).
 	OCL_ICD_VENDORS=$(ICD_DIR) FUSED_KERNELS_EXPECT_DEVICES=pthread,basic,oclgrind \
 	  OCLGRIND_DATA_RACES=1 OCLGRIND_UNINITIALIZED=1 OCLGRIND_CHECK_API=1 \

@@ -45,6 +45,8 @@ let package = Package(
             name: "FusedKernelsTests",
             dependencies: ["FusedKernels"]
         ),
+        // kernel-bench's own code (output, suite, `run`'s .npy codec), tested through
+        // `@testable import` of the executable target.
         .testTarget(
             name: "KernelBenchTests",
             dependencies: ["KernelBench"]
