@@ -8,28 +8,31 @@ struct Suite: ParsableCommand {
 
     @Option(help: deviceHelp) var device: String?
     @Option(help: "Only these families, comma-separated (default: all).") var families: String?
+    @Option(help: "Timed repetitions for every measurement (default: each family's own).") var `repeat`: Int?
     @OptionGroup var output: OutputOptions
 
     func run() throws {
+        guard (`repeat` ?? 1) >= 1 else { throw ValidationError("--repeat must be ≥ 1") }
         let selected = try families.map(selectFamilies) ?? KernelBench.families
         let sink = RecordOutput(output.format)
-        try runSuite(device: device, families: selected) { sink.emit($0) }
+        try runSuite(device: device, families: selected, repeat: `repeat`) { sink.emit($0) }
     }
 }
 
 /// The suite's records, family by family, handed to `emit` as each family finishes:
 /// first each engine's roofline, then every family's `suiteArguments`.
 @discardableResult
-func runSuite(device: String?, families: [any BenchFamily.Type],
+func runSuite(device: String?, families: [any BenchFamily.Type], repeat count: Int? = nil,
               emit: ([BenchRecord]) -> Void = { _ in }) throws -> [BenchRecord] {
     let engines = try benchmarkEngines(device)
+    let repeats = count.map { ["--repeat", "\($0)"] } ?? []
     let context = BenchContext()
     var all: [BenchRecord] = []
     let runs: [(name: String, records: () throws -> [BenchRecord])] =
-        [("roofline", { try RooflineBench.parse([]).records(on: engines, context: context) })]
+        [("roofline", { try RooflineBench.parse(repeats).records(on: engines, context: context) })]
         + families.flatMap { family in
             family.suiteArguments.map { arguments in
-                (family.family, { try family.parse(arguments).records(on: engines, context: context) })
+                (family.family, { try family.parse(arguments + repeats).records(on: engines, context: context) })
             }
         }
     var family = runs.first?.name

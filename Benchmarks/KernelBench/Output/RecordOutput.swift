@@ -110,7 +110,7 @@ extension BenchRecord {
         let highlights: [(key: String, label: (Detail) -> String)] = [
             ("speedup", { "\(fixed($0))x vs unfused" }), ("fraction_of_blas", { "\(fixed($0))x BLAS" }),
             ("fraction_of_matmul", { "\(fixed($0))x matmul" }), ("memory_ratio", { "memory \(fixed($0))x I/O" }),
-            ("extra_bytes", { "scratch " + ($0.number.map { byteLabel(Int($0)) } ?? "\($0)") }), ("launch_latency_us", { "launch \(fixed($0)) µs" }),
+            ("extra_bytes", { "scratch " + ($0.number.map { byteLabel(Int($0)) } ?? "\($0)") }), ("launch_latency_us", { $0.number.map { String(format: "launch %.1f µs", $0) } ?? "no launches" }),
         ]
         return highlights.compactMap { key, label in details[key].map(label) }.joined(separator: ", ")
     }
