@@ -43,5 +43,11 @@ let package = Package(
             name: "FusedKernelsTests",
             dependencies: ["FusedKernels"]
         ),
+        // kernel-bench's own code (`run`'s .npy codec and subcommands), tested through
+        // `@testable import` of the executable target.
+        .testTarget(
+            name: "KernelBenchTests",
+            dependencies: ["KernelBench"]
+        ),
     ]
 )
