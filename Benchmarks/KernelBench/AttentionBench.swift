@@ -2,7 +2,7 @@ import ArgumentParser
 import Foundation
 import FusedKernels
 
-struct AttentionBench: ParsableCommand {
+struct AttentionBench: BenchFamily {
     static let configuration = CommandConfiguration(
         commandName: "attention",
         abstract: "Time flash attention (sigmoid or softmax) against the same run's Q·Kᵀ matmul, or the materialised baseline.",
@@ -11,6 +11,14 @@ struct AttentionBench: ParsableCommand {
             --window the pairs the band keeps, counted exactly; --backward adds 2.5× the forward's (the forward \
             and the backward are timed together).
             """)
+
+    static var suiteArguments: [[String]] {
+        let lengths = { (lengths: [Int], flags: [String]) in lengths.map { ["--lq", "\($0)"] + flags } }
+        return lengths([512, 1024, 2048], ["--activation", "softmax"]) + lengths([512, 1024, 2048], ["--activation", "sigmoid"])
+            + lengths([512, 1024, 2048], ["--activation", "softmax", "--causal"])
+            + lengths([512, 1024], ["--activation", "softmax", "--backward"])
+            + lengths([512, 1024], ["--activation", "sigmoid", "--backward"])
+    }
 
     @Option(help: "Batch B.") var b = 1
     @Option(help: "Query heads Hq.") var h = 8
@@ -31,13 +39,12 @@ struct AttentionBench: ParsableCommand {
                                    + "matmuls) on the same engine instead (softmax only)."))
     var baseline: String?
     @Option(help: "on: the max error against the CPU path's attention; off: skip it (huge shapes).") var check = "on"
-    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
-    var device: String?
+    @Option(help: deviceHelp) var device: String?
     @Option(help: "Kernel tiles on OpenCL: auto (by device type), cpu or gpu.") var preset = "auto"
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 3
-    @Flag(help: "One JSON object per measurement.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func records(on engines: [Engine], context: BenchContext) throws -> [BenchRecord] {
         let dtype = try floatingDType(dtype)
         guard let preset = KernelPreset(rawValue: preset) else { throw ValidationError("--preset must be auto, cpu or gpu") }
         guard ["on", "off"].contains(check) else { throw ValidationError("--check must be on or off") }
@@ -68,12 +75,15 @@ struct AttentionBench: ParsableCommand {
         }
         try checkElementCounts(sizes)
         let data = AttentionData(problem)
-        let engines = try benchmarkEngines(device)
         // The CPU path's result, once, when some measurement is checked against it (the
         // fused op on the CPU path is that result itself).
         let checked = { (engine: Engine) in check == "on" && (baseline != nil || engine.backend != .cpu) }
         let reference = try engines.contains(where: checked) ? attentionReference(problem, data) : nil
-        for engine in engines {
+        let options = (causal ? " causal" : "") + (window.map { " window " + $0 } ?? "") + (alibi ? " alibi" : "")
+            + (hkv == h ? "" : " gqa")
+        let variant = self.activation + options + (baseline == nil ? "" : " materialised")
+        return try engines.map { engine in
+            Progress.show("attention lq\(lq) \(variant)\(backward ? " +backward" : "") on \(engine.backend)")
             let q = try tensor(data.query, shape: problem.queryShape, dtype: dtype, on: engine)
             let k = try tensor(data.key, shape: problem.keyShape, dtype: dtype, on: engine)
             let v = try tensor(data.value, shape: problem.keyShape, dtype: dtype, on: engine)
@@ -97,18 +107,19 @@ struct AttentionBench: ParsableCommand {
             let gflops = problem.flops / run.time.median / 1e6
             let matmulGflops = 2 * Double(batches) * Double(rows) * Double(lk) * Double(d) / matmul.median / 1e6
             let deviceBytes = run.scratchBytes + run.extraBytes + problem.ioBytes
-            AttentionReport(
-                op: baseline == nil ? "attention" : "attention-materialised",
-                direction: backward ? "forward+backward" : "forward", activation: self.activation,
-                dtype: dtype.rawValue, device: engine.backend.description, preset: preset.rawValue,
-                b: b, h: h, hkv: hkv, lq: lq, lk: lk, d: d, causal: causal, window: problem.windowLabel, alibi: alibi,
-                median_ms: run.time.median, min_ms: run.time.min, first_call_ms: run.time.firstCall,
-                flops: problem.flops, gflops: gflops, matmul_gflops: matmulGflops,
-                matmul_shape: [batches, rows, lk, d], fraction_of_matmul: gflops / matmulGflops,
-                scratch_bytes: run.scratchBytes, device_bytes: deviceBytes, io_bytes: problem.ioBytes,
-                memory_ratio: Double(deviceBytes) / Double(problem.ioBytes), scores_bytes: problem.scoresBytes,
-                max_error: error, check: check == "off" ? "off" : error == nil ? "self" : "on",
-                omitted: run.omitted, kernels: run.time.kernels).print(json: json)
+            var details: [String: Detail] = [
+                "matmul_gflops": .number(matmulGflops), "fraction_of_matmul": .number(gflops / matmulGflops),
+                "scratch_bytes": .number(Double(run.scratchBytes)), "device_bytes": .number(Double(deviceBytes)),
+                "memory_ratio": .number(Double(deviceBytes) / Double(problem.ioBytes)),
+                "scores_bytes": .number(Double(problem.scoresBytes)), "preset": .text(preset.rawValue),
+                "hkv": .number(Double(hkv)), "lk": .number(Double(lk))]
+            if !run.omitted.isEmpty { details["omitted"] = .text(run.omitted) }
+            return BenchRecord(
+                family: Self.family, op: backward ? "attention+backward" : "attention", variant: variant, dtype: dtype,
+                shape: [b, h, lq, d], engine: engine, timings: run.time, unit: .gigaflops, work: problem.flops,
+                roofline: try context.fmaRoofline(engine), maxError: error,
+                errorMetric: error == nil ? (check == "off" ? "none" : "none (the CPU path is the reference)") : "normwise",
+                details: details)
         }
     }
 
@@ -389,76 +400,4 @@ func attentionReference(_ problem: AttentionProblem, _ data: AttentionData) thro
     }
     return AttentionReference(output: try forward.output.array(of: Float.self),
                               logSumExp: try forward.logSumExp?.array(of: Float.self), gradients: gradients)
-}
-
-struct AttentionReport: Encodable {
-    /// attention, or attention-materialised (--baseline materialised).
-    let op: String
-    /// forward, or forward+backward (timed together).
-    let direction: String
-    /// softmax or sigmoid.
-    let activation: String
-    let dtype: String
-    let device: String
-    let preset: String
-    let b: Int
-    let h: Int
-    let hkv: Int
-    let lq: Int
-    let lk: Int
-    let d: Int
-    let causal: Bool
-    /// l,r (`-` for an unbounded side); empty without --window.
-    let window: String
-    let alibi: Bool
-    let median_ms: Double
-    let min_ms: Double
-    /// The first call, kernel builds included.
-    let first_call_ms: Double
-    /// Per run: 4·B·Hq·D per (query, key) pair (Lq·Lk, halved when causal; the band's
-    /// pairs exactly with a window), ×3.5 with the backward: the same for every method.
-    let flops: Double
-    let gflops: Double
-    /// engine.matmul(Q, K, transposeB: true) on the same engine in the same run (OpenBLAS
-    /// on the CPU path), on the `matmul_shape` (batch, m, n, k) part of the scores.
-    let matmul_gflops: Double
-    let matmul_shape: [Int]
-    let fraction_of_matmul: Double
-    /// `takeScratchHighWater`: the most one op allocated beyond its inputs and outputs.
-    let scratch_bytes: Int
-    /// The scratch plus Q, K, V, O (the log-sum-exp, ALiBi slopes) and with --backward dO,
-    /// dQ, dK, dV; for the materialised baseline its score matrices and masks instead of
-    /// the log-sum-exp and slopes.
-    let device_bytes: Int
-    /// Q, K, V, O and with --backward dO, dQ, dK, dV.
-    let io_bytes: Int
-    /// device_bytes / io_bytes.
-    let memory_ratio: Double
-    /// B·Hq·Lq·Lk in the storage dtype: one materialised score matrix.
-    let scores_bytes: Int
-    /// Normwise error (max |x − ref| / max |ref|) against the CPU path's attention, the
-    /// worst of O, the log-sum-exp and the gradients; absent when not checked.
-    let max_error: Double?
-    /// on; off (--check off); self (the fused op on the CPU path: the reference itself).
-    let check: String
-    /// What the measurement leaves out (empty for the fused op).
-    let omitted: String
-    /// The kernel specs launched (file:entry and sorted -D defines).
-    let kernels: [String]
-
-    func print(json: Bool) {
-        if json { return printJSON(self) }
-        let options = (causal ? " causal" : "") + (window.isEmpty ? "" : " window " + window) + (alibi ? " alibi" : "")
-        let errorLabel = max_error.map { String(format: "max error %.1e", $0) }
-            ?? (check == "off" ? "not checked" : "not checked (the CPU path is the reference)")
-        Swift.print(String(
-            format: "%@ %@ %@ %@ b%d h%d hkv%d lq%d lk%d d%d%@ on %@ (%@): median %.3f ms (min %.3f; first call %.0f ms), "
-                + "%.1f GFLOP/s; matmul Q·Kᵀ %.1f GFLOP/s (%.0f%%); memory %@ (scratch %@), %.2fx the inputs, "
-                + "outputs and gradients; scores %@; %@",
-            op, direction, activation, dtype, b, h, hkv, lq, lk, d, options, device, preset, median_ms, min_ms,
-            first_call_ms, gflops, matmul_gflops, 100 * fraction_of_matmul, byteLabel(device_bytes),
-            byteLabel(scratch_bytes), memory_ratio, byteLabel(scores_bytes), errorLabel)
-            + (omitted.isEmpty ? "" : "; " + omitted)
-            + (kernels.isEmpty ? "" : "; " + kernels.map(kernelLabel).joined(separator: " + ")))
-    }
 }

@@ -2,10 +2,16 @@ import ArgumentParser
 import Foundation
 import FusedKernels
 
-struct CrossEntropyBench: ParsableCommand {
+struct CrossEntropyBench: BenchFamily {
     static let configuration = CommandConfiguration(
         commandName: "cross-entropy",
         abstract: "Time the linear cross-entropy (cut cross-entropy) against the same run's E·Cᵀ matmul, or the materialised baseline.")
+
+    static var suiteArguments: [[String]] {
+        let shapes = { (vocabularies: [Int]) in vocabularies.map { ["--n", "1024", "--d", "1024", "--v", "\($0)"] } }
+        return shapes([4096, 16384, 65536]) + shapes([4096, 16384, 65536]).map { $0 + ["--baseline", "materialised"] }
+            + shapes([4096, 16384]).map { $0 + ["--backward"] }
+    }
 
     @Option(help: "Tokens: rows of E [N, D].") var n = 1024
     @Option(help: "Hidden size: columns of E and C.") var d = 1024
@@ -19,13 +25,12 @@ struct CrossEntropyBench: ParsableCommand {
     var baseline: String?
     @Option(help: "Rows of E in the matmul-rate reference (default: N, capped so its logits take at most 2 GiB).")
     var matmulRows: Int?
-    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
-    var device: String?
+    @Option(help: deviceHelp) var device: String?
     @Option(help: "Kernel tiles on OpenCL: auto (by device type), cpu or gpu.") var preset = "auto"
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 3
-    @Flag(help: "One JSON object per measurement.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func records(on engines: [Engine], context: BenchContext) throws -> [BenchRecord] {
         guard let dtype = DType(rawValue: dtype), dtype.isFloatingPoint else {
             throw ValidationError("--dtype must be float32, float16 or bfloat16")
         }
@@ -47,7 +52,10 @@ struct CrossEntropyBench: ParsableCommand {
         options.returnLogSumExp = backward
         let reference = try crossEntropyReference(data, n: n, d: d, v: v, dtype: dtype, options: options)
         let flops = (backward ? 6 : 2) * Double(n) * Double(d) * Double(v)
-        for engine in try benchmarkEngines(device) {
+        let variant = (baseline == nil ? "fused" + (backward ? " filter \(filter)" : "") : "materialised")
+            + (peaked ? " peaked" : "")
+        return try engines.map { engine in
+            Progress.show("cross-entropy n\(n) d\(d) v\(v) \(variant) on \(engine.backend)")
             let e = try tensor(data.embeddings, shape: [n, d], dtype: dtype, on: engine)
             let c = try tensor(data.classifier, shape: [v, d], dtype: dtype, on: engine)
             let targets = try engine.tensor(data.targets, shape: [n])
@@ -64,14 +72,16 @@ struct CrossEntropyBench: ParsableCommand {
             }
             let gflops = flops / run.time.median / 1e6
             let matmulGflops = 2 * Double(matmulRows) * Double(d) * Double(v) / matmul.median / 1e6
-            CrossEntropyReport(
-                op: baseline == nil ? "cross-entropy" : "cross-entropy-materialised",
-                direction: backward ? "forward+backward" : "forward", filter: baseline == nil ? filter : "n/a",
-                peaked: peaked, dtype: dtype.rawValue, device: engine.backend.description, preset: preset.rawValue,
-                n: n, d: d, v: v, median_ms: run.time.median, min_ms: run.time.min, first_call_ms: run.time.firstCall,
-                gflops: gflops, matmul_gflops: matmulGflops, matmul_rows: matmulRows,
-                fraction_of_matmul: gflops / matmulGflops, extra_bytes: run.extraBytes, logits_bytes: n * v * 4,
-                max_error: run.maxError, omitted: run.omitted, kernels: run.time.kernels).print(json: json)
+            var details: [String: Detail] = [
+                "matmul_gflops": .number(matmulGflops), "matmul_rows": .number(Double(matmulRows)),
+                "fraction_of_matmul": .number(gflops / matmulGflops), "extra_bytes": .number(Double(run.extraBytes)),
+                "logits_bytes": .number(Double(n * v * 4)), "preset": .text(preset.rawValue)]
+            if !run.omitted.isEmpty { details["omitted"] = .text(run.omitted) }
+            return BenchRecord(
+                family: Self.family, op: backward ? "cross-entropy+backward" : "cross-entropy", variant: variant,
+                dtype: dtype, shape: [n, d, v], engine: engine, timings: run.time, unit: .gigaflops, work: flops,
+                roofline: try context.fmaRoofline(engine), maxError: run.maxError, errorMetric: "normwise",
+                details: details)
         }
     }
 
@@ -292,58 +302,5 @@ struct SeededRandom {
         let radius = (-2 * Foundation.log(u1)).squareRoot()
         spare = Float(radius * Foundation.sin(2 * Double.pi * u2))
         return Float(radius * Foundation.cos(2 * Double.pi * u2))
-    }
-}
-
-struct CrossEntropyReport: Encodable {
-    /// cross-entropy, or cross-entropy-materialised (--baseline materialised).
-    let op: String
-    /// forward, or forward+backward.
-    let direction: String
-    /// The gradient filter: on (2⁻¹²), off (exact), n/a for the materialised baseline.
-    let filter: String
-    /// Whether the inputs came from `peakedCrossEntropyInputs`.
-    let peaked: Bool
-    let dtype: String
-    let device: String
-    let preset: String
-    let n: Int
-    let d: Int
-    let v: Int
-    let median_ms: Double
-    let min_ms: Double
-    /// The first call, kernel builds included.
-    let first_call_ms: Double
-    /// 2·N·D·V (forward) or 6·N·D·V (forward + backward) per median run: the materialised
-    /// computation's work, whatever the method does, so rates compare across methods.
-    let gflops: Double
-    /// engine.matmul(E, C, transposeB: true) on the same engine in the same run (OpenBLAS
-    /// on the CPU path), on the first `matmul_rows` rows of E.
-    let matmul_gflops: Double
-    let matmul_rows: Int
-    let fraction_of_matmul: Double
-    /// Memory the op allocated beyond its inputs and outputs (`takeScratchHighWater`); for
-    /// the materialised baseline its logits, log-sum-exp and P, plus the ops' scratch.
-    let extra_bytes: Int
-    /// N·V·4: the fp32 logits a materialised computation would hold.
-    let logits_bytes: Int
-    /// Normwise error (max |x − ref| / max |ref|) against the CPU path's exact result, the
-    /// worst of the per-token losses and, with --backward, dE and dC.
-    let max_error: Double
-    /// What the timing leaves out (empty for the fused op).
-    let omitted: String
-    /// The kernel specs launched (file:entry and sorted -D defines).
-    let kernels: [String]
-
-    func print(json: Bool) {
-        if json { return printJSON(self) }
-        Swift.print(String(
-            format: "%@ %@ %@ n%d d%d v%d filter %@%@ on %@ (%@): median %.3f ms (min %.3f; first call %.0f ms), "
-                + "%.1f GFLOP/s; matmul E·Cᵀ %.1f GFLOP/s (%.0f%%); extra %@ vs logits %@; max error %.1e",
-            op, direction, dtype, n, d, v, filter, peaked ? " peaked" : "", device, preset, median_ms, min_ms,
-            first_call_ms, gflops, matmul_gflops, 100 * fraction_of_matmul, byteLabel(extra_bytes),
-            byteLabel(logits_bytes), max_error)
-            + (omitted.isEmpty ? "" : "; " + omitted)
-            + (kernels.isEmpty ? "" : "; " + kernels.map(kernelLabel).joined(separator: " + ")))
     }
 }

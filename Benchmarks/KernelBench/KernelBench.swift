@@ -2,12 +2,14 @@ import ArgumentParser
 
 @main
 struct KernelBench: ParsableCommand {
+    /// The op families, in the order `suite` runs them.
+    static let families: [any BenchFamily.Type] = [SoftmaxBench.self, NormalizerBench.self, TopKBench.self,
+                                                    MatmulBench.self, CrossEntropyBench.self, AttentionBench.self]
+
     static let configuration = CommandConfiguration(
         commandName: "kernel-bench",
         abstract: "Benchmarks FusedKernels' ops against the roofline measured in the same run.",
-        subcommands: [Suite.self, Devices.self, RooflineBench.self, SoftmaxBench.self, TopKBench.self, MatmulBench.self,
-                      CrossEntropyBench.self, AttentionBench.self, Tune.self, Cycle.self,
-                      ReportCommand.self],
+        subcommands: [Suite.self, Devices.self, RooflineBench.self] + families + [Tune.self, Cycle.self, ReportCommand.self],
         defaultSubcommand: Suite.self
     )
 }

@@ -7,10 +7,12 @@ import Accelerate
 import COpenBLAS
 #endif
 
-struct MatmulBench: ParsableCommand {
+struct MatmulBench: BenchFamily {
     static let configuration = CommandConfiguration(
         commandName: "matmul",
         abstract: "Time C = op(A)·op(B) against the same run's FMA roofline and a direct BLAS call.")
+
+    static var suiteArguments: [[String]] { [256, 512, 1024, 2048].map { ["--m", "\($0)", "--n", "\($0)", "--k", "\($0)"] } }
 
     @Option(help: "Rows of op(A) and C.") var m = 2048
     @Option(help: "Columns of op(B) and C.") var n = 2048
@@ -20,12 +22,11 @@ struct MatmulBench: ParsableCommand {
     @Option(help: "Batched matrices (A, B and C get a leading axis).") var batch: Int?
     @Option(help: "Storage of A, B and C: float32, float16 or bfloat16 (accumulation is fp32).") var dtype = "float32"
     @Option(help: "Kernel tiles on OpenCL: auto (by device type), cpu or gpu.") var preset = "auto"
-    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
-    var device: String?
+    @Option(help: deviceHelp) var device: String?
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 5
-    @Flag(help: "One JSON object per measurement.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func records(on engines: [Engine], context: BenchContext) throws -> [BenchRecord] {
         guard let dtype = DType(rawValue: dtype), dtype.isFloatingPoint else {
             throw ValidationError("--dtype must be float32, float16 or bfloat16")
         }
@@ -42,21 +43,21 @@ struct MatmulBench: ParsableCommand {
         let reference = try cpu.matmul(try tensor(aValues, shape: aShape, dtype: dtype, on: cpu),
                                        try tensor(bValues, shape: bShape, dtype: dtype, on: cpu),
                                        transposeA: transposeA, transposeB: transposeB).array(of: Float.self)
-        for engine in try benchmarkEngines(device) {
+        let variant = preset.rawValue + (transposeA ? " Aᵀ" : "") + (transposeB ? " Bᵀ" : "")
+        return try engines.map { engine in
+            Progress.show("matmul \(m)x\(n)x\(k) on \(engine.backend)")
             let a = try tensor(aValues, shape: aShape, dtype: dtype, on: engine)
             let b = try tensor(bValues, shape: bShape, dtype: dtype, on: engine)
             let c = try engine.empty(shape: batchAxis + [m, n], dtype: dtype)
             let time = try measure(engine, repeat: `repeat`) {
                 try engine.matmul(a, b, into: c, transposeA: transposeA, transposeB: transposeB, preset: preset)
             }
-            let peak = try engine.fmaPeak()
             let gflops = flops / time.median / 1e6
-            MatmulReport(dtype: dtype.rawValue, device: engine.backend.description, preset: preset.rawValue,
-                         shape: [batch ?? 1, m, n, k], transpose_a: transposeA, transpose_b: transposeB,
-                         median_ms: time.median, min_ms: time.min, first_call_ms: time.firstCall, gflops: gflops, fma_peak_gflops: peak,
-                         fraction_of_fma_peak: gflops / peak, blas_gflops: blas, fraction_of_blas: gflops / blas,
-                         max_error: normwiseError(try c.array(of: Float.self), reference),
-                         kernels: time.kernels).print(json: json)
+            return BenchRecord(
+                family: Self.family, op: "matmul", variant: variant, dtype: dtype, shape: [batch ?? 1, m, n, k],
+                engine: engine, timings: time, unit: .gigaflops, work: flops, roofline: try context.fmaRoofline(engine),
+                maxError: normwiseError(try c.array(of: Float.self), reference), errorMetric: "normwise",
+                details: ["blas_gflops": .number(blas), "fraction_of_blas": .number(gflops / blas)])
         }
     }
 
@@ -91,39 +92,4 @@ func normwiseError(_ actual: [Float], _ expected: [Float]) -> Double {
     let scale = Double(expected.map(abs).max() ?? 0)
     let worst = zip(actual, expected).map { abs(Double($0) - Double($1)) }.max() ?? 0
     return scale == 0 ? worst : worst / scale
-}
-
-struct MatmulReport: Encodable {
-    var op = "matmul"
-    let dtype: String
-    let device: String
-    let preset: String
-    /// batch, m, n, k
-    let shape: [Int]
-    let transpose_a: Bool
-    let transpose_b: Bool
-    let median_ms: Double
-    let min_ms: Double
-    /// The first call, kernel builds included.
-    let first_call_ms: Double
-    let gflops: Double
-    /// The same run's FMA-peak kernel on this device (the BLAS SGEMM rate on the CPU path).
-    let fma_peak_gflops: Double
-    let fraction_of_fma_peak: Double
-    /// cblas_sgemm called directly on fp32 copies, in the same run.
-    let blas_gflops: Double
-    let fraction_of_blas: Double
-    let max_error: Double
-    /// The kernel specs launched (file:entry and sorted -D defines).
-    let kernels: [String]
-
-    func print(json: Bool) {
-        if json { return printJSON(self) }
-        Swift.print(String(
-            format: "matmul%@%@ %@ b%d m%d n%d k%d on %@ (%@): median %.3f ms (min %.3f; first call %.0f ms), %.1f GFLOP/s; "
-                + "FMA peak %.1f (%.0f%%); BLAS %.1f (%.2fx); max error %.1e",
-            transpose_a ? " Aᵀ" : "", transpose_b ? " Bᵀ" : "", dtype, shape[0], shape[1], shape[2], shape[3], device,
-            preset, median_ms, min_ms, first_call_ms, gflops, fma_peak_gflops, 100 * fraction_of_fma_peak, blas_gflops, fraction_of_blas,
-            max_error) + (kernels.isEmpty ? "" : "; " + kernels.map(kernelLabel).joined(separator: " + ")))
-    }
 }

@@ -18,6 +18,14 @@ struct Timings {
     }
 
     var min: Double { samples.min() ?? .nan }
+
+    /// The nearest-rank percentile of the timed runs.
+    func percentile(_ p: Double) -> Double {
+        let sorted = samples.sorted()
+        guard !sorted.isEmpty else { return .nan }
+        let rank = Int((p / 100 * Double(sorted.count)).rounded(.up))
+        return sorted[Swift.min(Swift.max(rank, 1), sorted.count) - 1]
+    }
 }
 
 /// Times `body` `repeat` times after one warm-up call (which also compiles, and is
@@ -43,43 +51,6 @@ func measure(_ engine: Engine, repeat count: Int, _ body: () throws -> Void) thr
     return Timings(samples: samples, firstCall: firstCall, kernels: kernels)
 }
 
-/// One benchmark result, printed as a line of text or one JSON object.
-struct Report: Encodable {
-    let op: String
-    let variant: String
-    let dtype: String
-    let device: String
-    let shape: [Int]
-    let median_ms: Double
-    let min_ms: Double
-    /// The first call, kernel builds included (cold caches: compile time).
-    let first_call_ms: Double
-    let gbps: Double
-    /// The fastest copy of the same bytes on the same device (streaming stores on OpenCL).
-    let roofline_gbps: Double
-    /// A copy with ordinary stores (each destination line is read before it is written).
-    let plain_copy_gbps: Double
-    let fraction_of_roofline: Double
-    let fraction_of_plain_copy: Double
-    let max_rel_error: Double
-    /// The kernel specs launched (file:entry and sorted -D defines).
-    let kernels: [String]
-
-    func print(json: Bool) {
-        if json {
-            printJSON(self)
-        } else {
-            Swift.print(String(
-                format: "%@ (%@) %@ %@ on %@: median %.3f ms (min %.3f; first call %.0f ms), %.2f GB/s; "
-                    + "roofline copy %.2f GB/s (%.1f%%); plain-store copy %.2f GB/s (%.1f%%); max rel err %.2e",
-                op, variant, dtype, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, first_call_ms,
-                gbps, roofline_gbps,
-                100 * fraction_of_roofline, plain_copy_gbps, 100 * fraction_of_plain_copy, max_rel_error)
-                + (kernels.isEmpty ? "" : "; " + kernels.map(kernelLabel).joined(separator: " + ")))
-        }
-    }
-}
-
 /// max |a − b| / |b| over all elements, |b| floored at the smallest normal number of the
 /// storage type (below it, spacing is absolute); equal non-finite values count as exact.
 func maxRelativeError(_ actual: [Float], _ expected: [Float], dtype: DType = .float32) -> Double {
@@ -102,6 +73,9 @@ func benchmarkInput(count: Int, seed: UInt64 = 0x9E37_79B9_7F4A_7C15) -> [Float]
     }
 }
 
+/// `--device`'s help, the same for every measuring subcommand.
+let deviceHelp: ArgumentHelp = "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path."
+
 /// The engines a run covers: `--device` if given, else every OpenCL device that is not
 /// a simulator (Oclgrind interprets each work-item: minutes per case) plus the CPU path.
 func benchmarkEngines(_ selector: String?) throws -> [Engine] {
@@ -119,14 +93,6 @@ func copyBandwidth(_ engine: Engine, _ x: Tensor, into y: Tensor,
     let plain = try measure(engine, repeat: count) { try engine.copy(x, into: y, streamingStores: false) }
     let plainGBps = bytes / plain.median / 1e6
     return (best: max(bytes / streaming.median / 1e6, plainGBps), plain: plainGBps)
-}
-
-/// One JSON object on one line, keys sorted.
-func printJSON<T: Encodable>(_ value: T) {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.sortedKeys]
-    guard let data = try? encoder.encode(value) else { return print("{\"error\": \"encoding failed\"}") }
-    print(String(decoding: data, as: UTF8.self))
 }
 
 /// The short form of a kernel spec for a human line: its file and entry point.

@@ -2,44 +2,52 @@ import ArgumentParser
 import Foundation
 import FusedKernels
 
-struct RooflineBench: ParsableCommand {
+struct RooflineBench: BenchFamily {
     static let configuration = CommandConfiguration(
         commandName: "roofline",
-        abstract: "Measure each device's copy bandwidth, FMA peak and launch latency now.")
+        abstract: "Measure each device's copy bandwidth, FMA peak and launch latency now.",
+        discussion: """
+            Three records per device: copies of the same bytes with streaming (non-temporal) and with plain \
+            stores (GB/s of bytes read + written; the faster is the roofline of memory-bound ops), and the \
+            FMA-peak kernel (GFLOP/s; on the CPU path the BLAS SGEMM rate), whose record has no timings of its \
+            own (NaN) and carries the launch latency.
+            """)
 
-    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
-    var device: String?
+    static let suiteArguments: [[String]] = [[]]
+
+    @Option(help: deviceHelp) var device: String?
     @Option(help: "Elements copied (float32).") var elements = 1 << 26
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
-    @Flag(help: "One JSON object per device.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func records(on engines: [Engine], context: BenchContext) throws -> [BenchRecord] {
         guard elements >= 1, `repeat` >= 1 else { throw ValidationError("elements and repeat must be ≥ 1") }
+        try checkElementCounts([("--elements", [elements])])
         let input = benchmarkInput(count: elements)
-        for engine in try benchmarkEngines(device) {
+        return try engines.flatMap { engine in
+            Progress.show("roofline on \(engine.backend)")
             let x = try engine.tensor(input, shape: [elements])
-            let copy = try copyBandwidth(engine, x, into: try engine.copy(x), repeat: `repeat`)
-            RooflineReport(device: engine.backend.description, copy_gbps: copy.best, plain_copy_gbps: copy.plain,
-                           fma_peak_gflops: try engine.fmaPeak(repeat: `repeat`),
-                           launch_latency_us: try engine.launchLatency()).print(json: json)
+            let y = try engine.copy(x)
+            let bytes = 2 * Double(elements * 4)
+            let copies = try [true, false].map { streaming in
+                (streaming, try measure(engine, repeat: `repeat`) { try engine.copy(x, into: y, streamingStores: streaming) })
+            }
+            let best = Roofline(value: copies.map { bytes / $0.1.median / 1e6 }.max() ?? .nan, source: "copy")
+            let copyRecords = copies.map { streaming, timings in
+                BenchRecord(family: Self.family, op: "copy", variant: streaming ? "streaming stores" : "plain stores",
+                            dtype: .float32, shape: [elements], engine: engine, timings: timings, unit: .gigabytes,
+                            work: bytes, roofline: best, maxError: nil, errorMetric: "none")
+            }
+            let fma = try context.fmaRoofline(engine)
+            let latency = try engine.launchLatency().map { Detail.number($0) } ?? .text("n/a (CPU path)")
+            let unmeasured = Timings(samples: [.nan], firstCall: .nan, kernels: [])
+            var peak = BenchRecord(family: Self.family, op: "fma-peak", variant: fma.source, dtype: .float32, shape: [],
+                                   engine: engine, timings: unmeasured, unit: .gigaflops, work: .nan, roofline: fma,
+                                   maxError: nil, errorMetric: "none", details: ["launch_latency_us": latency])
+            peak.throughput = fma.value
+            if engine.backend != .cpu { peak.ranOn = "roofline/fma.cl:fma_peak" }
+            peak.fractionOfRoofline = 1
+            return copyRecords + [peak]
         }
-    }
-}
-
-struct RooflineReport: Encodable {
-    let device: String
-    /// The faster of the streaming-store and plain-store copies (bytes read + written).
-    let copy_gbps: Double
-    let plain_copy_gbps: Double
-    /// The FMA-peak kernel on a device; the BLAS SGEMM rate on the CPU path.
-    let fma_peak_gflops: Double
-    /// Enqueue to completion of an empty kernel, seen by the host (none on the CPU path).
-    let launch_latency_us: Double?
-
-    func print(json: Bool) {
-        if json { return printJSON(self) }
-        Swift.print(String(format: "%@: copy %.1f GB/s (plain stores %.1f), FMA peak %.1f GFLOP/s, launch %@", device,
-                           copy_gbps, plain_copy_gbps, fma_peak_gflops,
-                           launch_latency_us.map { String(format: "%.1f µs", $0) } ?? "n/a (CPU path)"))
     }
 }

@@ -1,76 +1,83 @@
 import ArgumentParser
 import FusedKernels
 
-struct SoftmaxBench: ParsableCommand {
+struct SoftmaxBench: BenchFamily {
     static let configuration = CommandConfiguration(
         commandName: "softmax",
-        abstract: "Time the fused softmax family against a copy kernel on the same device.")
+        abstract: "Time the fused softmax family (forward or backward) against a copy kernel on the same device.")
+
+    static let suiteShapes = [(4096, 256), (4096, 1024), (4096, 4096), (64, 1_048_576)]
+    static var suiteArguments: [[String]] {
+        ["softmax", "logSoftmax", "logSumExp"].flatMap { kind in
+            suiteShapes.map { ["--kind", kind, "--rows", "\($0.0)", "--cols", "\($0.1)"] }
+        } + suiteShapes.map { ["--backward", "--rows", "\($0.0)", "--cols", "\($0.1)"] }
+    }
 
     @Option(help: "Rows of the input.") var rows = 4096
     @Option(help: "Columns (the softmax axis).") var cols = 4096
-    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
-    var device: String?
     @Option(help: "softmax, logSoftmax or logSumExp.") var kind = "softmax"
+    @Flag(help: "Time the backward (dx from y and dy; softmax or logSoftmax) instead of the forward.") var backward = false
     @Option(help: "Storage of x and y: float32, float16 or bfloat16 (arithmetic is fp32).") var dtype = "float32"
     @Option(help: "Forward algorithm (OpenCL and CPU path): auto, online, block, threePass, twoPass or split.") var variant = "auto"
+    @Option(help: deviceHelp) var device: String?
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
-    @Flag(help: "One JSON object per measurement.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    func records(on engines: [Engine], context: BenchContext) throws -> [BenchRecord] {
         guard let kind = SoftmaxKind(rawValue: kind) else {
             throw ValidationError("--kind must be one of \(SoftmaxKind.allCases.map(\.rawValue))")
         }
-        guard let dtype = DType(rawValue: dtype) else {
-            throw ValidationError("--dtype must be one of \(DType.allCases.map(\.rawValue))")
-        }
+        let dtype = try floatingDType(dtype)
         guard let variant = SoftmaxVariant(rawValue: variant) else {
             throw ValidationError("--variant must be one of \(SoftmaxVariant.allCases.map(\.rawValue))")
         }
         guard rows >= 1, cols >= 1, `repeat` >= 1 else { throw ValidationError("rows, cols and repeat must be ≥ 1") }
-        try runSoftmax(rows: rows, cols: cols, kind: kind, dtype: dtype, variant: variant,
-                       engines: try benchmarkEngines(device), repeat: `repeat`, json: json)
-    }
-}
-
-/// Softmax-family forward: bytes = (rows·cols read + output written) · dtype size.
-func runSoftmax(rows: Int, cols: Int, kind: SoftmaxKind, dtype: DType = .float32, variant: SoftmaxVariant = .auto,
-                engines: [Engine], repeat count: Int, json: Bool) throws {
-    let options = SoftmaxOptions(variant: variant)
-    let shape = [rows, cols]
-    let input = benchmarkInput(count: rows * cols).map(dtype.round)
-    // Rounded to the storage type, so that values that underflow there compare equal.
-    let cpu = try Engine(device: "cpu")
-    let reference = try cpu.softmax(try cpu.tensor(input, shape: shape), kind: kind).array(of: Float.self).map(dtype.round)
-    let bytes = Double((rows * cols + reference.count) * dtype.byteCount)
-    for engine in engines {
-        // Outputs are allocated once: a fresh buffer per run would time page faults.
-        let x = try tensor(input, shape: shape, dtype: dtype, on: engine)
-        let y = try engine.empty(shape: kind == .logSumExp ? [rows, 1] : shape, dtype: dtype)
-        let copied = try engine.copy(x)
-        let op = try measure(engine, repeat: count) { try engine.softmax(x, into: y, kind: kind, options: options) }
-        let copy = try copyBandwidth(engine, x, into: copied, repeat: count)
-        let output = try y.array(of: Float.self)
-        let gbps = bytes / op.median / 1e6
-        Report(op: kind.rawValue, variant: variant.rawValue, dtype: dtype.rawValue, device: engine.backend.description, shape: [rows, cols], median_ms: op.median,
-               min_ms: op.min, first_call_ms: op.firstCall, gbps: gbps, roofline_gbps: copy.best, plain_copy_gbps: copy.plain,
-               fraction_of_roofline: gbps / copy.best, fraction_of_plain_copy: gbps / copy.plain,
-               max_rel_error: maxRelativeError(output, reference, dtype: dtype), kernels: op.kernels).print(json: json)
-    }
-}
-
-struct Suite: ParsableCommand {
-    static let configuration = CommandConfiguration(
-        abstract: "The default suite: softmax on 4096×4096 and 64×1048576, every device and the CPU path.")
-
-    @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
-    @Flag(help: "One JSON object per measurement.") var json = false
-
-    func run() throws {
-        let engines = try benchmarkEngines(nil)
-        for (rows, cols) in [(4096, 4096), (64, 1_048_576)] {
-            try runSoftmax(rows: rows, cols: cols, kind: .softmax, engines: engines, repeat: `repeat`, json: json)
+        guard !backward || kind != .logSumExp else {
+            throw ValidationError("--backward takes --kind softmax or logSoftmax (log-sum-exp's is the normalizer family's)")
+        }
+        try checkElementCounts([("rows·cols", [rows, cols])])
+        let options = SoftmaxOptions(variant: variant)
+        let shape = [rows, cols]
+        let input = benchmarkInput(count: rows * cols).map(dtype.round)
+        // Rounded to the storage type, so that values that underflow there compare equal.
+        let cpu = try Engine(device: "cpu")
+        let gradient = backward ? benchmarkInput(count: rows * cols, seed: 5).map(dtype.round) : []
+        let reference = try softmaxResult(cpu, input, gradient, shape: shape, kind: kind, dtype: dtype, options: options)
+            .array(of: Float.self).map(dtype.round)
+        // Forward: x read, y written; backward: y and dy read, dx written.
+        let bytes = Double(((backward ? 2 : 1) * rows * cols + reference.count) * dtype.byteCount)
+        return try engines.map { engine in
+            Progress.show("softmax \(kind) \(rows)x\(cols) on \(engine.backend)")
+            // Outputs are allocated once: a fresh buffer per run would time page faults.
+            let x = try tensor(input, shape: shape, dtype: dtype, on: engine)
+            let y = try engine.empty(shape: kind == .logSumExp && !backward ? [rows, 1] : shape, dtype: dtype)
+            let dy = try backward ? tensor(gradient, shape: shape, dtype: dtype, on: engine) : nil
+            let timings = try measure(engine, repeat: `repeat`) {
+                if let dy {
+                    try engine.softmaxBackward(output: x, gradient: dy, into: y, kind: kind)
+                } else {
+                    try engine.softmax(x, into: y, kind: kind, options: options)
+                }
+            }
+            return BenchRecord(
+                family: Self.family, op: backward ? "\(kind)-backward" : kind.rawValue, variant: variant.rawValue,
+                dtype: dtype, shape: shape, engine: engine, timings: timings, unit: .gigabytes, work: bytes,
+                roofline: try context.copyRoofline(engine, x, repeat: `repeat`),
+                // dx = y·(dy − Σ y·dy) cancels: its error is judged against the row's scale.
+                maxError: backward ? normwiseError(try y.array(of: Float.self), reference)
+                    : maxRelativeError(try y.array(of: Float.self), reference, dtype: dtype),
+                errorMetric: backward ? "normwise" : "relative")
         }
     }
+}
+
+/// The forward of `input`, or with a gradient the backward treating `input` as the output y.
+private func softmaxResult(_ engine: Engine, _ input: [Float], _ gradient: [Float], shape: [Int], kind: SoftmaxKind,
+                           dtype: DType, options: SoftmaxOptions) throws -> Tensor {
+    let x = try tensor(input, shape: shape, dtype: dtype, on: engine)
+    guard !gradient.isEmpty else { return try engine.softmax(x, kind: kind, options: options) }
+    return try engine.softmaxBackward(output: x, gradient: try tensor(gradient, shape: shape, dtype: dtype, on: engine),
+                                      kind: kind)
 }
 
 /// `values` stored as `dtype` on `engine`.

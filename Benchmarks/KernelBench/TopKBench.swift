@@ -1,67 +1,59 @@
 import ArgumentParser
-import Foundation
 import FusedKernels
 
-struct TopKBench: ParsableCommand {
+struct TopKBench: BenchFamily {
     static let configuration = CommandConfiguration(
         commandName: "topk",
         abstract: "Time fused softmax + top-k against the unfused baseline (softmax kernel, then a top-k kernel).")
 
+    static var suiteArguments: [[String]] {
+        [(4096, 1024), (4096, 4096), (64, 1_048_576)].map { ["--rows", "\($0.0)", "--cols", "\($0.1)", "--k", "8"] }
+    }
+
     @Option(help: "Rows of the input.") var rows = 4096
     @Option(help: "Columns (the softmax axis).") var cols = 4096
     @Option(help: "How many entries per row.") var k = 8
-    @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every device and the CPU path.")
-    var device: String?
+    @Option(help: deviceHelp) var device: String?
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
-    @Flag(help: "One JSON object per measurement.") var json = false
+    @OptionGroup var output: OutputOptions
 
-    func run() throws {
+    /// Two records per engine: the fused op, and softmax then top-k (its `speedup` detail
+    /// is the fused op's).
+    func records(on engines: [Engine], context: BenchContext) throws -> [BenchRecord] {
         guard rows >= 1, cols >= 1, `repeat` >= 1, (1 ... min(cols, Engine.maxTopK)).contains(k) else {
             throw ValidationError("rows, cols, repeat ≥ 1 and 1 ≤ k ≤ min(cols, \(Engine.maxTopK))")
         }
+        try checkElementCounts([("rows·cols", [rows, cols])])
         let input = benchmarkInput(count: rows * cols)
         let cpu = try Engine(device: "cpu")
         let reference = try cpu.softmaxTopK(try cpu.tensor(input, shape: [rows, cols]), k: k)
         let (referenceValues, referenceIndices) = (try reference.values.array(of: Float.self),
                                                    try reference.indices.array(of: Int32.self))
-        for engine in try benchmarkEngines(device) {
+        // The input, read once by the fused op (the unfused one reads it twice and writes P).
+        let bytes = Double(rows * cols * 4)
+        return try engines.flatMap { engine in
+            Progress.show("topk \(rows)x\(cols) k \(k) on \(engine.backend)")
             let x = try engine.tensor(input, shape: [rows, cols])
             let probabilities = try engine.softmax(x)
             var result = try engine.softmaxTopK(x, k: k)
             let fused = try measure(engine, repeat: `repeat`) { result = try engine.softmaxTopK(x, k: k) }
+            var unfusedResult = result
             let unfused = try measure(engine, repeat: `repeat`) {
                 try engine.softmax(x, into: probabilities)
-                _ = try engine.topK(probabilities, k: k)
+                unfusedResult = try engine.topK(probabilities, k: k)
             }
-            TopKReport(device: engine.backend.description, shape: [rows, cols], k: k, median_ms: fused.median,
-                       min_ms: fused.min, unfused_median_ms: unfused.median, speedup: unfused.median / fused.median,
-                       read_gbps: Double(rows * cols * 4) / fused.median / 1e6,
-                       max_rel_error: maxRelativeError(try result.values.array(of: Float.self), referenceValues),
-                       indices_match: try result.indices.array(of: Int32.self) == referenceIndices).print(json: json)
+            let roofline = try context.copyRoofline(engine, x, repeat: `repeat`)
+            let record = { (variant: String, timings: Timings, result: TopK, details: [String: Detail]) in
+                let indicesMatch = try result.indices.array(of: Int32.self) == referenceIndices
+                return BenchRecord(
+                    family: Self.family, op: "softmax-topk", variant: variant, dtype: .float32, shape: [rows, cols],
+                    engine: engine, timings: timings, unit: .gigabytes, work: bytes, roofline: roofline,
+                    maxError: maxRelativeError(try result.values.array(of: Float.self), referenceValues),
+                    errorMetric: "relative", details: details.merging(["k": .number(Double(k)),
+                                                                       "indices_match": .flag(indicesMatch)]) { $1 })
+            }
+            return [try record("fused", fused, result, ["speedup": .number(unfused.median / fused.median)]),
+                    try record("unfused", unfused, unfusedResult, [:])]
         }
-    }
-}
-
-struct TopKReport: Encodable {
-    var op = "softmax_topk"
-    let device: String
-    let shape: [Int]
-    let k: Int
-    let median_ms: Double
-    let min_ms: Double
-    let unfused_median_ms: Double
-    let speedup: Double
-    /// Input bytes read per second by the fused kernel.
-    let read_gbps: Double
-    let max_rel_error: Double
-    let indices_match: Bool
-
-    func print(json: Bool) {
-        if json { return printJSON(self) }
-        Swift.print(String(
-            format: "softmax+top%d %@ on %@: fused median %.3f ms (min %.3f), %.2f GB/s read; unfused %.3f ms; "
-                + "%.2fx; max rel err %.2e; indices %@",
-            k, shape.map(String.init).joined(separator: "x"), device, median_ms, min_ms, read_gbps,
-            unfused_median_ms, speedup, max_rel_error, indices_match ? "match" : "DIFFER"))
     }
 }

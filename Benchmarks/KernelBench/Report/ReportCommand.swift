@@ -23,7 +23,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let records = try input.map(Self.readRecords)
-            ?? runSuite(devices: device, families: families.map { $0.split(separator: ",").map(String.init) })
+            ?? runSuite(device: device, families: families.map(selectFamilies) ?? KernelBench.families)
         guard !records.isEmpty else { throw ValidationError("no records to report") }
         let charts = ThroughputChart.charts(records)
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)

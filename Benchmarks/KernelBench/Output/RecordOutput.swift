@@ -1,0 +1,128 @@
+import ArgumentParser
+import Foundation
+
+/// How records are printed: a human table (the default), or one schema as JSON lines,
+/// CSV or a Markdown table.
+enum OutputFormat: String, EnumerableFlag {
+    case table, json, csv, markdown
+
+    static func help(for value: OutputFormat) -> ArgumentHelp? {
+        switch value {
+        case .table: return "A table for people (the default)."
+        case .json: return "One JSON object per line (the README's schema)."
+        case .csv: return "Comma-separated values with a header row (the same fields)."
+        case .markdown: return "A Markdown table (the same fields)."
+        }
+    }
+}
+
+/// The output flags every measuring subcommand takes.
+struct OutputOptions: ParsableArguments {
+    @Flag var format: OutputFormat = .table
+}
+
+/// Prints records as they come, in one format. Tables are printed per group (a family's
+/// run) so that their columns line up; JSON lines and CSV rows stream.
+final class RecordOutput {
+    let format: OutputFormat
+    private var wroteHeader = false
+
+    init(_ format: OutputFormat) { self.format = format }
+
+    /// The columns of the table, CSV and Markdown forms, in order (JSON uses the same names).
+    static let columns = ["family", "op", "variant", "dtype", "shape", "device", "device_type", "median_ms", "p20_ms",
+                          "p80_ms", "min_ms", "first_call_ms", "unit", "work", "throughput", "roofline",
+                          "roofline_source", "fraction_of_roofline", "max_error", "error_metric", "ran_on", "kernels",
+                          "details"]
+
+    func emit(_ records: [BenchRecord]) {
+        guard !records.isEmpty else { return }
+        switch format {
+        case .json: records.forEach { printJSON($0) }
+        case .csv:
+            if !wroteHeader { print(Self.columns.joined(separator: ",")) }
+            for record in records { print(record.fields.map(csvQuoted).joined(separator: ",")) }
+        case .markdown:
+            if !wroteHeader {
+                print("| " + Self.columns.joined(separator: " | ") + " |")
+                print("|" + String(repeating: "---|", count: Self.columns.count))
+            }
+            for record in records {
+                print("| " + record.fields.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |")
+            }
+        case .table: printTable(records)
+        }
+        wroteHeader = true
+    }
+
+    private func printTable(_ records: [BenchRecord]) {
+        let header = ["op", "variant", "dtype", "shape", "device", "median ms", "p20–p80 ms", "throughput",
+                      "roofline", "max error", "ran on"]
+        let rows = records.map(\.tableRow)
+        let widths = header.indices.map { column in
+            ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
+        }
+        // Numbers right-aligned, words left-aligned.
+        let numeric: Set<Int> = [5, 6, 7, 8, 9]
+        let line = { (cells: [String]) in
+            zip(cells, widths).enumerated().map { column, cell in
+                let padding = String(repeating: " ", count: cell.1 - cell.0.count)
+                return numeric.contains(column) ? padding + cell.0 : cell.0 + padding
+            }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
+        }
+        if wroteHeader { print() }
+        print(line(header))
+        rows.forEach { print(line($0)) }
+        let notes = records.filter { !$0.details.isEmpty }
+        for record in notes where notes.count <= 24 {
+            print("  \(record.op) \(record.variant) \(record.shapeLabel) on \(record.shortDevice): " + record.detailsLabel)
+        }
+    }
+}
+
+extension BenchRecord {
+    var shapeLabel: String { shape.map(String.init).joined(separator: "x") }
+
+    /// `cpu`, or `opencl:N` and the first word of the device's name.
+    var shortDevice: String {
+        let words = device.split(whereSeparator: { $0 == " " || $0 == "-" })
+        return words.count > 1 && words[0].hasPrefix("opencl:") ? "\(words[0]) \(words[1])" : device
+    }
+
+    var detailsLabel: String {
+        details.keys.sorted().map { "\($0)=\(details[$0]!)" }.joined(separator: " ")
+    }
+
+    /// The values of `RecordOutput.columns`, as text.
+    var fields: [String] {
+        [family, op, variant, dtype, shapeLabel, device, deviceType, number(medianMs), number(p20Ms), number(p80Ms),
+         number(minMs), number(firstCallMs), unit, number(work), number(throughput), number(roofline),
+         rooflineSource, number(fractionOfRoofline), maxError.map(number) ?? "", errorMetric, ranOn,
+         kernels.joined(separator: "; "), detailsLabel]
+    }
+
+    var tableRow: [String] {
+        [op, variant, dtype, shapeLabel, shortDevice, String(format: "%.3f", medianMs),
+         String(format: "%.3f–%.3f", p20Ms, p80Ms), String(format: "%.1f %@", throughput, unit),
+         String(format: "%.0f%% of %.1f", 100 * fractionOfRoofline, roofline),
+         maxError.map { String(format: "%.1e", $0) } ?? "—", ranOn]
+    }
+}
+
+/// Shortest round-trip text of a number (as JSON writes it).
+private func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "\(value)".lowercased() }
+
+private func csvQuoted(_ field: String) -> String {
+    guard field.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) else { return field }
+    return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
+}
+
+/// One JSON object on one line, keys sorted.
+func printJSON<T: Encodable>(_ value: T) {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
+                                                                  nan: "nan")
+    guard let data = try? encoder.encode(value) else { return print("{\"error\": \"encoding failed\"}") }
+    print(String(decoding: data, as: UTF8.self))
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import FusedKernels
+
+struct Suite: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "The default: every op family on its standard shapes (a size sweep per variant), on every device "
+            + "and the CPU path, after each device's roofline.")
+
+    @Option(help: deviceHelp) var device: String?
+    @Option(help: "Only these families, comma-separated (default: all).") var families: String?
+    @OptionGroup var output: OutputOptions
+
+    func run() throws {
+        let selected = try families.map(selectFamilies) ?? KernelBench.families
+        let sink = RecordOutput(output.format)
+        try runSuite(device: device, families: selected) { sink.emit($0) }
+    }
+}
+
+/// The suite's records, family by family, handed to `emit` as each family finishes:
+/// first each engine's roofline, then every family's `suiteArguments`.
+@discardableResult
+func runSuite(device: String?, families: [any BenchFamily.Type],
+              emit: ([BenchRecord]) -> Void = { _ in }) throws -> [BenchRecord] {
+    let engines = try benchmarkEngines(device)
+    let context = BenchContext()
+    var all: [BenchRecord] = []
+    let runs: [(name: String, records: () throws -> [BenchRecord])] =
+        [("roofline", { try RooflineBench.parse([]).records(on: engines, context: context) })]
+        + families.flatMap { family in
+            family.suiteArguments.map { arguments in
+                (family.family, { try family.parse(arguments).records(on: engines, context: context) })
+            }
+        }
+    var family = runs.first?.name
+    var group: [BenchRecord] = []
+    for (index, run) in runs.enumerated() {
+        if run.name != family {
+            emit(group)
+            (family, group) = (run.name, [])
+        }
+        Progress.show("[\(index + 1)/\(runs.count)] \(run.name)")
+        let records = try run.records()
+        group += records
+        all += records
+    }
+    Progress.clear()
+    emit(group)
+    return all
+}
+
+/// `--families a,b`: each a family's name.
+func selectFamilies(_ list: String) throws -> [any BenchFamily.Type] {
+    let names = KernelBench.families.map { $0.family }
+    return try list.split(separator: ",").map { name in
+        guard let index = names.firstIndex(of: String(name)) else {
+            throw ValidationError("unknown family \(name); families: " + names.joined(separator: ", "))
+        }
+        return KernelBench.families[index]
+    }
+}
