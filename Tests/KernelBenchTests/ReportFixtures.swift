@@ -2,7 +2,8 @@
 
 /// Suite records for the report tests: two devices and the CPU path, a memory-bound family
 /// (softmax, with a variant whose name needs escaping), a compute-bound one (matmul) and
-/// one whose records come in two units (attention), each on a size sweep.
+/// one whose records come in two units (attention), each on a size sweep, and the roofline
+/// family measured on one size.
 enum ReportFixtures {
     static let devices = [("cpu", "cpu-path"), ("opencl:0 pthread-AMD EPYC [Portable Computing Language]", "cpu"),
                           ("opencl:1 basic [Portable Computing Language]", "cpu")]
@@ -24,6 +25,9 @@ enum ReportFixtures {
                                       2 * pow3(size), rate: 100 * speed, roofline: 150 * speed,
                                       source: type == "cpu-path" ? "blas-sgemm" : "fma-peak"))
             }
+            // The suite's roofline family: one size per device, nothing to chart.
+            records.append(record("roofline", "copy", "streaming stores", [1 << 26], device, type, "GB/s",
+                                  Double(1 << 29), rate: 40 * speed, roofline: 40 * speed, source: "copy"))
             for length in [512, 2048] {
                 let flops = 4 * 8 * Double(length * length * 64)
                 records.append(record("attention", "attention", "softmax full", [1, 8, length, 64], device, type,

@@ -22,7 +22,7 @@ import Testing
         element.attributes?.first { $0.name == name }?.stringValue
     }
 
-    @Test func oneChartPerFamilyAndUnit() {
+    @Test func oneChartPerFamilyAndUnitMeasuredOnSeveralSizes() {
         #expect(charts.map(\.name) == ["attention-gbps", "attention-gflops", "matmul", "softmax"])
     }
 

@@ -11,7 +11,8 @@ struct ThroughputChart {
     /// `softmax`, or `softmax-gflops` for a family whose records come in several units.
     let name: String
 
-    /// One chart per family and unit, in family order.
+    /// One chart per family and unit, in family order, for the families measured on more than
+    /// one size (the roofline family's one size per device has nothing to chart).
     static func charts(_ records: [BenchRecord]) -> [ThroughputChart] {
         Dictionary(grouping: records, by: \.family).sorted { $0.key < $1.key }.flatMap { family, records in
             let byUnit = Dictionary(grouping: records, by: \.unit).sorted { $0.key < $1.key }
@@ -19,7 +20,7 @@ struct ThroughputChart {
                 ThroughputChart(family: family, unit: unit, records: records,
                                 name: byUnit.count == 1 ? family : "\(family)-\(unitSlug(unit))")
             }
-        }
+        }.filter { chart in chart.series.contains { $0.points.count > 1 } }
     }
 
     private static func unitSlug(_ unit: String) -> String {
