@@ -77,6 +77,11 @@ enum Detail: Codable, Equatable, CustomStringConvertible {
         }
     }
 
+    var number: Double? {
+        if case let .number(number) = self { return number }
+        return nil
+    }
+
     var description: String {
         switch self {
         case let .number(number): return number == number.rounded() && abs(number) < 1e15

@@ -57,7 +57,7 @@ final class RecordOutput {
 
     private func printTable(_ records: [BenchRecord]) {
         let header = ["op", "variant", "dtype", "shape", "device", "median ms", "p20–p80 ms", "throughput",
-                      "roofline", "max error", "ran on"]
+                      "roofline", "max error", "notes", "ran on"]
         let rows = records.map(\.tableRow)
         let widths = header.indices.map { column in
             ([header[column]] + rows.map { $0[column] }).map(\.count).max() ?? 0
@@ -73,10 +73,6 @@ final class RecordOutput {
         if wroteHeader { print() }
         print(line(header))
         rows.forEach { print(line($0)) }
-        let notes = records.filter { !$0.details.isEmpty }
-        for record in notes where notes.count <= 24 {
-            print("  \(record.op) \(record.variant) \(record.shapeLabel) on \(record.shortDevice): " + record.detailsLabel)
-        }
     }
 }
 
@@ -102,12 +98,25 @@ extension BenchRecord {
     }
 
     var tableRow: [String] {
-        [op, variant, dtype, shapeLabel, shortDevice, String(format: "%.3f", medianMs),
-         String(format: "%.3f–%.3f", p20Ms, p80Ms), String(format: "%.1f %@", throughput, unit),
+        [op, variant, dtype, shapeLabel, shortDevice, medianMs.isNaN ? "—" : String(format: "%.3f", medianMs),
+         p20Ms.isNaN ? "—" : String(format: "%.3f–%.3f", p20Ms, p80Ms), String(format: "%.1f %@", throughput, unit),
          String(format: "%.0f%% of %.1f", 100 * fractionOfRoofline, roofline),
-         maxError.map { String(format: "%.1e", $0) } ?? "—", ranOn]
+         maxError.map { String(format: "%.1e", $0) } ?? "—", notes, ranOn]
+    }
+
+    /// The details a reader of the table needs most, short.
+    var notes: String {
+        let highlights: [(key: String, label: (Detail) -> String)] = [
+            ("speedup", { "\(fixed($0))x vs unfused" }), ("fraction_of_blas", { "\(fixed($0))x BLAS" }),
+            ("fraction_of_matmul", { "\(fixed($0))x matmul" }), ("memory_ratio", { "memory \(fixed($0))x I/O" }),
+            ("extra_bytes", { "scratch " + ($0.number.map { byteLabel(Int($0)) } ?? "\($0)") }), ("launch_latency_us", { "launch \(fixed($0)) µs" }),
+        ]
+        return highlights.compactMap { key, label in details[key].map(label) }.joined(separator: ", ")
     }
 }
+
+/// A number detail with two decimals.
+private func fixed(_ detail: Detail) -> String { detail.number.map { String(format: "%.2f", $0) } ?? "\(detail)" }
 
 /// Shortest round-trip text of a number (as JSON writes it).
 private func number(_ value: Double) -> String { value.isFinite ? "\(value)" : "\(value)".lowercased() }
