@@ -43,9 +43,10 @@ bench: host-bench
 	$(HOST_KERNEL_BENCH)
 
 # The suite run in-process by `kernel-bench report`, which writes the report and its charts
-# (keeping RESULTS.md's notes and compare sections).
+# (keeping RESULTS.md's notes and compare sections), and the records in .build/results.jsonl
+# (`kernel-bench report --input .build/results.jsonl` redraws without measuring).
 results: host-bench
-	$(HOST_KERNEL_BENCH) report
+	$(HOST_KERNEL_BENCH) report --save-records .build/results.jsonl
 
 # JAX (and PyTorch where it imports) in a local venv, timed case by case against kernel-bench
 # in interleaved rounds; the table goes between RESULTS.md's compare markers.

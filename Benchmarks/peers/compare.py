@@ -28,34 +28,38 @@ BEGIN, END = "<!-- compare:begin -->", "<!-- compare:end -->"
 ATTENTION = ["--b", "1", "--h", "8", "--lq", "2048", "--d", "64", "--check", "off"]
 PEER_ATTENTION = ["1", "8", "2048", "64"]
 
-# (label, kernel-bench arguments, the record's variant to take (None: the first record),
-#  JAX's peer_bench arguments, PyTorch's (None: no such case))
+
+def case(name, label, bench, peer, variant=None, jax_only=False):
+    """kernel-bench's arguments, the record's variant to take (None: the first record), and
+    peer_bench.py's arguments for JAX and PyTorch (None: no such case)."""
+    return dict(name=name, label=label, bench=bench, variant=variant, jax=peer, torch=None if jax_only else peer)
+
+
 CASES = [
-    ("softmax 4096×4096", ["softmax", "--rows", "4096", "--cols", "4096"], None,
-     ["softmax", "4096", "4096"], ["softmax", "4096", "4096"]),
-    ("softmax 64×1048576", ["softmax", "--rows", "64", "--cols", "1048576"], None,
-     ["softmax", "64", "1048576"], ["softmax", "64", "1048576"]),
-    ("log-softmax 4096×4096", ["softmax", "--kind", "logSoftmax", "--rows", "4096", "--cols", "4096"], None,
-     ["log_softmax", "4096", "4096"], ["log_softmax", "4096", "4096"]),
-    ("log-sum-exp 4096×4096", ["softmax", "--kind", "logSumExp", "--rows", "4096", "--cols", "4096"], None,
-     ["logsumexp", "4096", "4096"], ["logsumexp", "4096", "4096"]),
-    ("softmax + top-8, 64×1048576", ["topk", "--rows", "64", "--cols", "1048576", "--k", "8"], "fused",
-     ["softmax_topk", "64", "1048576", "8"], ["softmax_topk", "64", "1048576", "8"]),
-    ("matmul 2048³", ["matmul", "--m", "2048", "--n", "2048", "--k", "2048"], None,
-     ["matmul", "2048", "2048", "2048"], ["matmul", "2048", "2048", "2048"]),
-    ("cross-entropy N1024 D1024 V65536 forward (peers: logits materialised)",
-     ["cross-entropy", "--n", "1024", "--d", "1024", "--v", "65536"], None,
-     ["cross_entropy", "1024", "1024", "65536"], ["cross_entropy", "1024", "1024", "65536"]),
-    ("cross-entropy, same shape (JAX: 8 chunks of 8192, online log-sum-exp)",
-     ["cross-entropy", "--n", "1024", "--d", "1024", "--v", "65536"], None,
-     ["cross_entropy", "1024", "1024", "65536", "--chunk", "8192"], None),
-    ("attention B1 H8 L2048 D64, softmax, full, forward", ["attention", "--activation", "softmax"] + ATTENTION, None,
-     ["attention", "softmax", "full"] + PEER_ATTENTION, ["attention", "softmax", "full"] + PEER_ATTENTION),
-    ("attention, same shape, softmax, causal, forward", ["attention", "--activation", "softmax", "--causal"] + ATTENTION,
-     None, ["attention", "softmax", "causal"] + PEER_ATTENTION, ["attention", "softmax", "causal"] + PEER_ATTENTION),
-    ("attention, same shape, sigmoid, full, forward (peers: materialised)",
-     ["attention", "--activation", "sigmoid"] + ATTENTION, None,
-     ["attention", "sigmoid", "full"] + PEER_ATTENTION, ["attention", "sigmoid", "full"] + PEER_ATTENTION),
+    case("softmax", "softmax 4096×4096", ["softmax", "--rows", "4096", "--cols", "4096"],
+         ["softmax", "4096", "4096"]),
+    case("softmax-long", "softmax 64×1048576", ["softmax", "--rows", "64", "--cols", "1048576"],
+         ["softmax", "64", "1048576"]),
+    case("log-softmax", "log-softmax 4096×4096", ["softmax", "--kind", "logSoftmax", "--rows", "4096", "--cols", "4096"],
+         ["log_softmax", "4096", "4096"]),
+    case("lse", "log-sum-exp 4096×4096", ["softmax", "--kind", "logSumExp", "--rows", "4096", "--cols", "4096"],
+         ["logsumexp", "4096", "4096"]),
+    case("topk", "softmax + top-8, 64×1048576", ["topk", "--rows", "64", "--cols", "1048576", "--k", "8"],
+         ["softmax_topk", "64", "1048576", "8"], variant="fused"),
+    case("matmul", "matmul 2048³", ["matmul", "--m", "2048", "--n", "2048", "--k", "2048"],
+         ["matmul", "2048", "2048", "2048"]),
+    case("ce", "cross-entropy N1024 D1024 V65536 forward (peers: logits materialised)",
+         ["cross-entropy", "--n", "1024", "--d", "1024", "--v", "65536"], ["cross_entropy", "1024", "1024", "65536"]),
+    case("ce-chunked", "cross-entropy, same shape (JAX: 8 chunks of 8192, online log-sum-exp)",
+         ["cross-entropy", "--n", "1024", "--d", "1024", "--v", "65536"],
+         ["cross_entropy", "1024", "1024", "65536", "--chunk", "8192"], jax_only=True),
+    case("attention", "attention B1 H8 L2048 D64, softmax, full, forward",
+         ["attention", "--activation", "softmax"] + ATTENTION, ["attention", "softmax", "full"] + PEER_ATTENTION),
+    case("attention-causal", "attention, same shape, softmax, causal, forward",
+         ["attention", "--activation", "softmax", "--causal"] + ATTENTION,
+         ["attention", "softmax", "causal"] + PEER_ATTENTION),
+    case("attention-sigmoid", "attention, same shape, sigmoid, full, forward (peers: materialised)",
+         ["attention", "--activation", "sigmoid"] + ATTENTION, ["attention", "sigmoid", "full"] + PEER_ATTENTION),
 ]
 
 
@@ -69,7 +73,7 @@ def parse():
     parser.add_argument("--repeat", type=int, default=5, help="timed runs per process, every library")
     parser.add_argument("--torch-python", help="a python where torch imports (default: this one, python3, "
                                                "~/peers-env/bin/python: the first that imports it)")
-    parser.add_argument("--cases", help="only the cases whose label contains one of these, comma-separated")
+    parser.add_argument("--cases", help="only these cases, comma-separated: " + ", ".join(c["name"] for c in CASES))
     return parser.parse_args()
 
 
@@ -109,16 +113,21 @@ def peer(python, options, lib, arguments):
 
 
 def measure(options, pythons, cases):
-    """{(case label, column): [per-round results]}, rounds interleaved case by case."""
+    """{(case name, column): [one result per round]}, rounds interleaved case by case; cases with
+    the same kernel-bench arguments share its runs."""
     results = {}
     for round_ in range(options.rounds):
-        for label, bench_args, variant, jax_args, torch_args in cases:
-            print(f"round {round_ + 1}/{options.rounds}: {label}", file=sys.stderr, flush=True)
+        ours = {}
+        for c in cases:
+            print(f"round {round_ + 1}/{options.rounds}: {c['label']}", file=sys.stderr, flush=True)
             for column, device in (("opencl", options.device), ("cpu", "cpu")):
-                results.setdefault((label, column), []).append(kernel_bench(options, bench_args, device, variant))
-            for column, arguments in (("jax", jax_args), ("torch", torch_args)):
-                if arguments is not None and pythons[column]:
-                    results.setdefault((label, column), []).append(peer(pythons[column], options, column, arguments))
+                key = (tuple(c["bench"]), device)
+                if key not in ours:
+                    ours[key] = kernel_bench(options, c["bench"], device, c["variant"])
+                results.setdefault((c["name"], column), []).append(ours[key])
+            for column in ("jax", "torch"):
+                if c[column] is not None and pythons[column]:
+                    results.setdefault((c["name"], column), []).append(peer(pythons[column], options, column, c[column]))
     return results
 
 
@@ -153,13 +162,13 @@ def machine():
 
 
 def table(options, pythons, versions, cases, results):
-    opencl_name = next((r["device"] for (label, column), runs in results.items() if column == "opencl"
+    opencl_name = next((r["device"] for (_, column), runs in results.items() if column == "opencl"
                         for r in runs if r), f"--device {options.device}: not found")
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"Measured {now} by `make compare` on {machine()}. kernel-bench on {opencl_name} "
         f"(\"OpenCL\") and on its CPU path; JAX {versions['jax']}; PyTorch {versions['torch']}. "
-        f"{options.rounds} interleaved rounds (each case: kernel-bench on both, JAX, PyTorch, then the next case), "
+        f"Rounds: {options.rounds}, interleaved (each case: kernel-bench on both, JAX, PyTorch, then the next case), "
         f"each process one warm-up and {options.repeat} timed runs. Cells: milliseconds, the median of the rounds' "
         f"medians (their range); ratios: the peer's time over our better one, so above 1 means FusedKernels is "
         f"faster. PyTorch writes into preallocated outputs (`out=`) where the op takes one; JAX's jitted functions "
@@ -168,19 +177,19 @@ def table(options, pythons, versions, cases, results):
         "| case | OpenCL | CPU path | JAX | PyTorch | JAX / ours | PyTorch / ours |",
         "|---|--:|--:|--:|--:|--:|--:|",
     ]
-    for label, _, _, _, torch_args in cases:
-        ours = {c: summary(results.get((label, c))) for c in ("opencl", "cpu")}
+    for c in cases:
+        ours = {column: summary(results.get((c["name"], column))) for column in ("opencl", "cpu")}
         best = min((s[0] for s in ours.values() if s), default=None)
         peers = {}
         for column in ("jax", "torch"):
-            if column == "torch" and torch_args is None:
+            if c[column] is None:
                 peers[column] = ("—", "—")
             elif not pythons[column]:
                 peers[column] = ("not installed", "—")
             else:
-                s = summary(results.get((label, column)))
+                s = summary(results.get((c["name"], column)))
                 peers[column] = (cell(s), f"{s[0] / best:.2f}" if s and best else "—")
-        lines.append(f"| {label} | {cell(ours['opencl'])} | {cell(ours['cpu'])} | {peers['jax'][0]} | "
+        lines.append(f"| {c['label']} | {cell(ours['opencl'])} | {cell(ours['cpu'])} | {peers['jax'][0]} | "
                      f"{peers['torch'][0]} | {peers['jax'][1]} | {peers['torch'][1]} |")
     return "\n".join(lines)
 
@@ -200,7 +209,11 @@ def write(path, section):
 
 def main():
     options = parse()
-    cases = [c for c in CASES if not options.cases or any(part in c[0] for part in options.cases.split(","))]
+    names = options.cases.split(",") if options.cases else [c["name"] for c in CASES]
+    unknown = set(names) - {c["name"] for c in CASES}
+    if unknown:
+        raise SystemExit(f"unknown cases {', '.join(sorted(unknown))}; cases: {', '.join(c['name'] for c in CASES)}")
+    cases = [c for c in CASES if c["name"] in names]
     torch_candidates = [options.torch_python] if options.torch_python else \
         [sys.executable, "python3", "~/peers-env/bin/python"]
     pythons = {"jax": python_with("jax", [sys.executable]), "torch": python_with("torch", torch_candidates)}

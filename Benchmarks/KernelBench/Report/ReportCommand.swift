@@ -20,11 +20,13 @@ struct ReportCommand: ParsableCommand {
     @Option(help: "The Markdown report to write.") var results = "Benchmarks/RESULTS.md"
     @Option(help: "The date in the report's heading (default: today, UTC).") var date: String?
     @Option(help: "The command the report names as the one that regenerates it.") var command = "make results"
+    @Option(help: "Also write the records here as JSON lines (for --input later).") var saveRecords: String?
 
     func run() throws {
         let records = try input.map(Self.readRecords)
             ?? runSuite(device: device, families: families.map(selectFamilies) ?? KernelBench.families)
         guard !records.isEmpty else { throw ValidationError("no records to report") }
+        if let saveRecords { try Self.writeRecords(records, to: saveRecords) }
         let charts = ThroughputChart.charts(records)
         try FileManager.default.createDirectory(atPath: outDir, withIntermediateDirectories: true)
         for chart in charts {
@@ -50,6 +52,18 @@ struct ReportCommand: ParsableCommand {
             do { return try decoder.decode(BenchRecord.self, from: Data(line.utf8)) }
             catch { throw ValidationError("\(path):\(number + 1): not a suite record: \(error)") }
         }
+    }
+
+    /// JSON lines as `kernel-bench suite --json` prints them.
+    static func writeRecords(_ records: [BenchRecord], to path: String) throws {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
+                                                                      negativeInfinity: "-inf", nan: "nan")
+        let lines = try records.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }
+        try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
+                                                withIntermediateDirectories: true)
+        try lines.joined().write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     private static var today: String {
