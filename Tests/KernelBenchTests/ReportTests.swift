@@ -33,9 +33,10 @@ import Testing
             #expect(root.localName == "svg" && root.uri == "http://www.w3.org/2000/svg", "\(chart.name)")
             #expect(attribute(root, "viewBox")?.hasPrefix("0 0 960 ") == true)
 
-            let series = try root.nodes(forXPath: "//*[local-name()='g'][@class='series']").compactMap { $0 as? XMLElement }
+            let series = try root.nodes(forXPath: "//*[local-name()='g'][@class='series']")
+                .compactMap { $0 as? XMLElement }
             let drawn = Set(series.map { [attribute($0, "data-device") ?? "", attribute($0, "data-label") ?? ""] })
-            let expected = Set(chart.records.map { [$0.device, chart.label(.init(op: $0.op, variant: $0.variant, dtype: $0.dtype))] })
+            let expected = Set(chart.records.map { [$0.device, chart.label(of: $0)] })
             #expect(drawn == expected, "\(chart.name)")
             #expect(expected.count == ReportFixtures.devices.count * Set(chart.records.map(\.variant)).count)
             for element in series {
@@ -43,7 +44,7 @@ import Testing
                 let points = try #require(polyline.flatMap { attribute($0, "points") })
                 #expect(points.split(separator: " ").count == chart.records.filter {
                     $0.device == attribute(element, "data-device")
-                        && chart.label(.init(op: $0.op, variant: $0.variant, dtype: $0.dtype)) == attribute(element, "data-label")
+                        && chart.label(of: $0) == attribute(element, "data-label")
                 }.count)
             }
 
@@ -80,8 +81,9 @@ import Testing
         let rows = text.split(separator: "\n").filter { $0.hasPrefix("| ") && !$0.hasPrefix("| op ") }
         #expect(rows.count == records.count)
         for record in records {
-            let cells = [record.op, ResultsMarkdown.cell(record.variant), record.shape.map(String.init).joined(separator: "×"),
-                         record.shortDevice, String(format: "%.1f %@", record.throughput, record.unit)]
+            let cells = [record.op, ResultsMarkdown.cell(record.variant),
+                         record.shape.map(String.init).joined(separator: "×"), record.shortDevice,
+                         String(format: "%.1f %@", record.throughput, record.unit)]
             #expect(rows.contains { row in cells.allSatisfy { row.contains("| \($0) |") } }, "\(record)")
         }
         for chart in charts { #expect(text.contains("![\(chart.name)](results/\(chart.name).svg)")) }
@@ -92,7 +94,8 @@ import Testing
     }
 
     @Test func notesAndCompareSectionsAreKept() {
-        let compare = "<!-- compare:begin -->\nMeasured 2026-12-02:\n\n| case | ours |\n|---|---|\n| x | 1 |\n<!-- compare:end -->"
+        let compare = "<!-- compare:begin -->\nMeasured 2026-12-02:\n\n| case | ours |\n|---|---|\n| x | 1 |\n"
+            + "<!-- compare:end -->"
         let notes = "<!-- notes:begin -->\nThe machine was loaded.\n<!-- notes:end -->"
         let previous = "# old\n\n" + notes + "\n\nold tables\n\n" + compare + "\ntrailing\n"
         let text = markdown(records, keeping: previous)
@@ -116,16 +119,15 @@ import Testing
     @Test func recordsAreReadFromJSONLines() throws {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("report-\(UUID().uuidString).jsonl")
         defer { try? FileManager.default.removeItem(at: url) }
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        let lines = try records.map { String(decoding: try encoder.encode($0), as: UTF8.self) }
-        try (lines + ["", ReportFixtures.suiteLine, ""]).joined(separator: "\n").write(to: url, atomically: true, encoding: .utf8)
+        try ReportCommand.writeRecords(records, to: url.path)
+        let written = try String(contentsOf: url, encoding: .utf8)
+        try (written + "\n" + ReportFixtures.suiteLine + "\n").write(to: url, atomically: true, encoding: .utf8)
         let read = try ReportCommand.readRecords(url.path)
         #expect(Array(read.prefix(records.count)) == records)
         let topk = try #require(read.last)
         #expect(topk.family == "topk" && topk.maxError == nil && topk.details["unfused_ms"] == .text("n/a"))
 
-        try "\(lines[0])\nnot json\n".write(to: url, atomically: true, encoding: .utf8)
+        try (written + "not json\n").write(to: url, atomically: true, encoding: .utf8)
         #expect(throws: (any Error).self) { try ReportCommand.readRecords(url.path) }
     }
 

@@ -73,11 +73,13 @@ struct MachineDescription: Equatable {
         let indices = ((try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [])
             .filter { $0.hasPrefix("index") }.sorted()
         let caches = indices.map { index -> String in
-            let value = { (name: String) in read("\(root)/\(index)/\(name)").trimmingCharacters(in: .whitespacesAndNewlines) }
+            let value = { (name: String) in
+                read("\(root)/\(index)/\(name)").trimmingCharacters(in: .whitespacesAndNewlines)
+            }
             let kind = ["Data": "d", "Instruction": "i"][value("type")] ?? ""
             let shared = value("shared_cpu_list")
-            return "L\(value("level"))\(kind) \(size(value("size")))" + (shared.contains(where: { $0 == "-" || $0 == "," })
-                ? " (shared by CPUs \(shared))" : "")
+            let isShared = shared.contains { $0 == "-" || $0 == "," }
+            return "L\(value("level"))\(kind) \(size(value("size")))" + (isShared ? " (shared by CPUs \(shared))" : "")
         }
         return caches.isEmpty ? "unknown" : caches.joined(separator: ", ")
     }

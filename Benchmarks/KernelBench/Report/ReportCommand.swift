@@ -13,8 +13,7 @@ struct ReportCommand: ParsableCommand {
     )
 
     @Option(help: "JSON lines of `kernel-bench suite --json` (default: run the suite here).") var input: String?
-    @Option(help: "cpu, opencl, opencl:N or a device-name substring for the suite; default: every device and the CPU path.")
-    var device: String?
+    @Option(help: deviceHelp) var device: String?
     @Option(help: "The suite's families, comma-separated (default: all).") var families: String?
     @Option(help: "Folder of the charts, <family>.svg.") var outDir = "Benchmarks/results"
     @Option(help: "The Markdown report to write.") var results = "Benchmarks/RESULTS.md"
@@ -37,8 +36,8 @@ struct ReportCommand: ParsableCommand {
                                        command: command, chartFolder: Self.relativePath(outDir, from: folder))
         let previous = try? String(contentsOfFile: results, encoding: .utf8)
         try markdown.text(keeping: previous).write(toFile: results, atomically: true, encoding: .utf8)
-        print("\(records.count) records: \(charts.count) charts in \(outDir)/ (\(charts.map(\.name).joined(separator: ", "))), "
-            + "report \(results)")
+        let names = charts.map(\.name).joined(separator: ", ")
+        print("\(records.count) records: \(charts.count) charts in \(outDir)/ (\(names)), report \(results)")
     }
 
     /// Records from JSON lines; blank lines are skipped, any other line must be a record.
@@ -47,7 +46,8 @@ struct ReportCommand: ParsableCommand {
         decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf",
                                                                         negativeInfinity: "-inf", nan: "nan")
         let text = try String(contentsOfFile: path, encoding: .utf8)
-        return try text.split(separator: "\n", omittingEmptySubsequences: false).enumerated().compactMap { number, line in
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
+        return try lines.enumerated().compactMap { number, line in
             guard !line.allSatisfy(\.isWhitespace) else { return nil }
             do { return try decoder.decode(BenchRecord.self, from: Data(line.utf8)) }
             catch { throw ValidationError("\(path):\(number + 1): not a suite record: \(error)") }

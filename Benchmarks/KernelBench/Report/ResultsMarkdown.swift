@@ -73,12 +73,13 @@ struct ResultsMarkdown {
     }
 
     private func table(_ records: [BenchRecord]) -> String {
-        let header = "| op | variant | dtype | shape | device | median ms | p20–p80 ms | throughput | % of roofline | max error |\n"
-            + "|---|---|---|---|---|--:|--:|--:|--:|--:|\n"
+        let header = "| op | variant | dtype | shape | device | median ms | p20–p80 ms | throughput | % of roofline "
+            + "| max error |\n|---|---|---|---|---|--:|--:|--:|--:|--:|\n"
         let rows = records.sorted(by: Self.order).map { record in
-            let cells = [record.op, record.variant, record.dtype, record.shape.map(String.init).joined(separator: "×"),
+            let cells = [record.op, record.variant, record.dtype,
+                         record.shape.isEmpty ? "—" : record.shape.map(String.init).joined(separator: "×"),
                          record.shortDevice, Self.ms(record.medianMs),
-                         "\(Self.ms(record.p20Ms))–\(Self.ms(record.p80Ms))",
+                         record.p20Ms.isNaN ? "—" : "\(Self.ms(record.p20Ms))–\(Self.ms(record.p80Ms))",
                          String(format: "%.1f %@", record.throughput, record.unit),
                          String(format: "%.0f %% of %.1f (%@)", 100 * record.fractionOfRoofline, record.roofline,
                                 record.rooflineSource),
@@ -94,8 +95,9 @@ struct ResultsMarkdown {
         return keyA != keyB ? keyA < keyB : (a.work, a.shapeLabel) < (b.work, b.shapeLabel)
     }
 
+    /// Milliseconds to 3–4 significant digits; "—" for the roofline family's fma-peak (no timings).
     private static func ms(_ value: Double) -> String {
-        String(format: value < 10 ? "%.3f" : value < 100 ? "%.2f" : "%.1f", value)
+        value.isNaN ? "—" : String(format: value < 10 ? "%.3f" : value < 100 ? "%.2f" : "%.1f", value)
     }
 
     /// Table cell text: pipes escaped, and HTML's specials so that a name renders as written.

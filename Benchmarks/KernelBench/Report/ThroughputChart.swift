@@ -59,8 +59,8 @@ struct ThroughputChart {
     var series: [Series] {
         Dictionary(grouping: plotted) { DeviceSeriesKey(key: seriesKey($0), device: $0.device) }
             .map { key, records in
-                Series(key: key.key, device: key.device, points: records.sorted { ($0.work, $0.shapeLabel) < ($1.work, $1.shapeLabel) }
-                    .map { (x: $0.work, y: $0.throughput) })
+                let sorted = records.sorted { ($0.work, $0.shapeLabel) < ($1.work, $1.shapeLabel) }
+                return Series(key: key.key, device: key.device, points: sorted.map { (x: $0.work, y: $0.throughput) })
             }
             .sorted { ($0.device, $0.key) < ($1.device, $1.key) }
     }
@@ -83,6 +83,8 @@ struct ThroughputChart {
         return [key.op, key.variant, dtypes.count > 1 ? key.dtype : nil].compactMap { $0 }.joined(separator: " ")
     }
 
+    func label(of record: BenchRecord) -> String { label(seriesKey(record)) }
+
     func deviceLabel(_ device: String) -> String {
         guard let record = plotted.first(where: { $0.device == device }) else { return device }
         return record.deviceType == "cpu-path" ? "CPU path (cpu)" : record.shortDevice
@@ -91,7 +93,7 @@ struct ThroughputChart {
     // MARK: Drawing
 
     static let palette = ["#0072b2", "#d55e00", "#009e73", "#cc79a7", "#e69f00", "#56b4e9", "#7f3c8d", "#3b3b3b",
-                          "#a6761d", "#f0e442"]
+                          "#a6761d", "#999933"]
     static let dashes = ["", "7 3", "2 3", "9 3 2 3", "14 4", "4 2 1 2"]
     static let markers = ["circle", "square", "triangle", "diamond", "triangle-down", "cross"]
     static let rooflineDash = "16 5 3 5"
