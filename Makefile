@@ -14,7 +14,7 @@ OCLGRIND_LOG_FILE := $(CURDIR)/.build/oclgrind.log
 # Two PoCL devices: the multithreaded one and the single-threaded reference one.
 export POCL_DEVICES ?= pthread basic
 
-.PHONY: bench test deps icd leakcheck host-bench results compare
+.PHONY: bench test deps icd leakcheck docs host-bench results compare
 
 deps:
 	@missing=""
@@ -24,7 +24,7 @@ deps:
 	done
 	if [ -n "$$missing" ]; then
 	  echo "installing:$$missing"
-	  $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing
+	  { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq $$missing; } 2>&1
 	fi
 
 # A vendor folder with PoCL and the Oclgrind simulator: three devices on a CPU-only box.
@@ -35,9 +35,13 @@ icd: deps
 
 # kernel-bench with the CPU path's SIMD code compiled for this machine's vector ISA (AVX-512
 # here, with FMA): 1.2-1.9x over the baseline x86-64 build (Benchmarks/NOTES.md).
+# Standard error stays empty on success: the build's progress goes to a log, shown if it fails.
 HOST_KERNEL_BENCH := .build/host/release/kernel-bench
 host-bench: deps
-	swift build -c release --product kernel-bench --build-path .build/host -Xswiftc -target-cpu -Xswiftc native
+	@mkdir -p .build
+	echo "building kernel-bench (release, -target-cpu native; log: .build/bench-build.log)"
+	swift build -c release --product kernel-bench --build-path .build/host -Xswiftc -target-cpu -Xswiftc native \
+	  > .build/bench-build.log 2>&1 || { cat .build/bench-build.log >&2; exit 1; }
 
 bench: host-bench
 	$(HOST_KERNEL_BENCH)
@@ -71,6 +75,11 @@ compare: host-bench
 test: icd
 	rm -f $(OCLGRIND_LOG_FILE)
 	export FUSED_KERNELS_CACHE_DIR=$(CURDIR)/.build/test-cache
+	# kernel-bench run's round trip writes and reads .npy files with NumPy: it must run.
+	# (Debian's own python3 refuses pip installs, PEP 668: its package then.)
+	python3 -c 'import numpy' 2>/dev/null || python3 -m pip install --quiet numpy \
+	  || { $(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq python3-numpy; }
+	export FUSED_KERNELS_EXPECT_NUMPY=1
 	# The three devices must all be found (RuntimeTests.expectedDevicesWereFound).
 	OCL_ICD_VENDORS=$(ICD_DIR) FUSED_KERNELS_EXPECT_DEVICES=pthread,basic,oclgrind \
 	  OCLGRIND_DATA_RACES=1 OCLGRIND_UNINITIALIZED=1 OCLGRIND_CHECK_API=1 \
@@ -79,6 +88,7 @@ test: icd
 	# No OpenCL platform at all: the CPU path must serve everything.
 	OCL_ICD_VENDORS=/nonexistent FUSED_KERNELS_EXPECT_NO_OPENCL=1 swift test --skip-build
 	$(MAKE) --no-print-directory leakcheck
+	$(MAKE) --no-print-directory docs
 
 # Engines created, run and destroyed 1 and 4 times under valgrind (after a warm-up run
 # that fills the program caches): nothing may be lost, and 4 cycles hold no more than 1.
@@ -96,3 +106,17 @@ leakcheck: deps
 	done
 	[ "$$(bytes 'in use' <<<"$$four")" -le $$(( $$(bytes 'in use' <<<"$$one") + 4096 )) ] || { echo "memory grows with cycles"; exit 1; }
 	echo "leakcheck: no leak"
+
+# The DocC documentation of the FusedKernels module, into
+# .build/plugins/Swift-DocC/outputs/FusedKernels.doccarchive: docc's warnings (a symbol link
+# that does not resolve, a documented parameter that does not exist, ...) are errors, and
+# every public symbol declared in Sources/FusedKernels must have a doc comment of its own
+# (.ci/doc-coverage.swift reads the symbol graphs the plugin extracted, public symbols only).
+docs: deps
+	mkdir -p .build
+	stamp=$(CURDIR)/.build/docs.stamp
+	touch $$stamp
+	swift package generate-documentation --target FusedKernels --warnings-as-errors
+	graphs=$$(find .build -path '*/extracted-symbols/*/FusedKernels/FusedKernels*.symbols.json' -newer $$stamp)
+	[ -n "$$graphs" ] || { echo "docs: no symbol graph of FusedKernels was extracted"; exit 1; }
+	swift .ci/doc-coverage.swift $$graphs

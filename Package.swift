@@ -9,6 +9,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // `swift package generate-documentation` (make docs); a plugin only, nothing links it.
+        .package(url: "https://github.com/swiftlang/swift-docc-plugin", from: "1.4.0"),
     ],
     targets: [
         .systemLibrary(
@@ -43,7 +45,7 @@ let package = Package(
             name: "FusedKernelsTests",
             dependencies: ["FusedKernels"]
         ),
-        // kernel-bench's own code (`run`'s .npy codec and subcommands), tested through
+        // kernel-bench's own code (output, suite, `run`'s .npy codec), tested through
         // `@testable import` of the executable target.
         .testTarget(
             name: "KernelBenchTests",

@@ -3,16 +3,23 @@ import Foundation
 /// Device time of one kernel launch, from OpenCL profiling events, and the kernel spec
 /// it launched (the label benchmarks report it under).
 public struct KernelTiming: Sendable {
+    /// The kernel that ran: file, entry point and defines.
     public let spec: KernelSpec
+    /// From the launch's start to its end on the device (`CL_PROFILING_COMMAND_START`
+    /// to `CL_PROFILING_COMMAND_END`).
     public let milliseconds: Double
 
+    /// The kernel's entry point (``KernelSpec/entry``).
     public var kernel: String { spec.entry }
 }
 
 extension Engine {
     /// Runs `body` and returns the device time of every kernel it launched on this
-    /// engine (empty on the CPU path). Meant for benchmarks: launches made by other
-    /// threads during `body` are counted too.
+    /// engine (empty on the CPU path), in launch order. Meant for benchmarks: launches
+    /// made by other threads during `body` are counted too.
+    ///
+    /// - Throws: what `body` throws, or ``FusedKernelsError/openCL(_:)`` when a launch's
+    ///   profiling information cannot be read.
     public func profile(_ body: () throws -> Void) throws -> [KernelTiming] {
         recorder.start()
         do { try body() } catch {

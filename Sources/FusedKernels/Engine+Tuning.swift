@@ -11,7 +11,10 @@ extension Engine {
     }
 
     /// Uses `parameters` (every section) for this engine's launches from now on (not saved).
-    /// Throws if a section is out of range or exceeds this device's limits.
+    ///
+    /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` when a section is
+    ///   out of range, or a softmax work-group size or the matmul tiles' work-group size or
+    ///   local memory exceed this device's limits; nothing changes then.
     public func useTuning(_ parameters: TuningParameters) throws {
         if let section = TuningSection.allCases.first(where: { !parameters.isValid($0) }) {
             throw FusedKernelsError.invalidArgument(argument: "parameters", reason: "\(section) section out of range: \(parameters)")
@@ -37,6 +40,14 @@ extension Engine {
     /// Uses `parameters` and stores `sections` of them in this device's tuning file (read
     /// by every later engine on the device), each with the hash of the kernels it is
     /// measured with; the file's other sections are kept. Returns the file's location.
+    ///
+    /// The file is written atomically (a temporary file renamed over it). A `matmul`
+    /// section saved with ``TuningParameters/matmul`` nil is removed from the file.
+    ///
+    /// - Throws: ``FusedKernelsError/noOpenCLDevice(reason:)`` on the CPU path, which has
+    ///   nothing to tune; what ``useTuning(_:)`` throws; and
+    ///   ``FusedKernelsError/invalidArgument(argument:reason:)`` when the file cannot be
+    ///   written.
     @discardableResult
     public func saveTuning(_ parameters: TuningParameters,
                            sections: Set<TuningSection> = Set(TuningSection.allCases)) throws -> URL {

@@ -1,10 +1,13 @@
 import Foundation
 
-/// Where an op ran.
+/// Where an op ran, or what an engine is bound to.
 public enum Backend: Hashable, Sendable, CustomStringConvertible {
+    /// The CPU path: Swift SIMD code and a BLAS, multithreaded.
     case cpu
+    /// An OpenCL device.
     case opencl(OpenCLDevice)
 
+    /// `cpu`, or the device as `opencl:N name [platform]`.
     public var description: String {
         switch self {
         case .cpu: return "cpu"
@@ -15,13 +18,19 @@ public enum Backend: Hashable, Sendable, CustomStringConvertible {
 
 /// The entry point: an engine is bound to one backend (an OpenCL device or the CPU
 /// SIMD path) and runs every op there. Thread-safe.
+///
+/// Every op checks all of its arguments before it allocates or runs anything and throws
+/// a ``FusedKernelsError`` naming the bad one. An op whose kernel fails to build runs on
+/// the CPU path instead (with a warning on standard error), unless the engine
+/// ``isStrict``; the `into:` forms return the ``Backend`` they ran on.
 public final class Engine: @unchecked Sendable {
     /// The backend this engine was bound to. An op may still run on the CPU when its
     /// kernel fails to build; each op reports where it ran.
     public let backend: Backend
     /// Why the engine is on the CPU path although OpenCL was not ruled out, if it is.
     public let fallbackReason: String?
-    /// `FUSED_KERNELS_DEVICE=opencl` / `opencl:N`: every fallback becomes an error.
+    /// Whether the selector (the argument, or `FUSED_KERNELS_DEVICE`) was `opencl` or
+    /// `opencl:N`: then every fallback to the CPU path is an error instead.
     public let isStrict: Bool
 
     let context: OpenCLContext?
@@ -36,11 +45,22 @@ public final class Engine: @unchecked Sendable {
     let tuningLock = NSLock()
     var tuningParameters = TuningParameters.defaults
 
+    /// An engine on the device `device` selects (see <doc:DevicesAndFallback>).
+    ///
+    /// Under `auto` on a machine without an OpenCL device, and under `auto` or a device
+    /// name when the chosen device's context cannot be created, the engine is on the CPU
+    /// path, with ``fallbackReason`` set and a warning on standard error.
+    /// On an OpenCL device the engine reads the device's tuning file (<doc:Tuning>).
+    ///
     /// - Parameters:
     ///   - device: a selector (`cpu`, `opencl`, `opencl:N`, a device-name substring,
     ///     `auto`); `nil` reads `FUSED_KERNELS_DEVICE`.
     ///   - kernelsDirectory: where the `.cl` files are, for kernel development;
     ///     `nil` uses `FUSED_KERNELS_KERNELS_DIR` or the package's bundled copy.
+    /// - Throws: ``FusedKernelsError/deviceNotFound(selector:available:)`` when `opencl:N`
+    ///   or a name matches no device; ``FusedKernelsError/noOpenCLDevice(reason:)`` for
+    ///   `opencl` without a device; ``FusedKernelsError/openCL(_:)`` when a strict
+    ///   selector's device cannot be opened or device discovery fails.
     public init(device: String? = nil, kernelsDirectory: URL? = nil) throws {
         let selector = DeviceSelector(device ?? ProcessInfo.processInfo.environment["FUSED_KERNELS_DEVICE"])
         isStrict = selector.isStrict

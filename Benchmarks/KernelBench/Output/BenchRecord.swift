@@ -133,3 +133,16 @@ extension Engine {
         return backend == .cpu ? "CPU path" : "CPU path (fallback)"
     }
 }
+
+extension BenchRecord {
+    /// Records from `--json` output (one object per line; blank lines skipped), reading
+    /// the "nan" and "inf" strings `jsonLine` writes for non-finite numbers.
+    static func decodeLines(_ text: String) throws -> [BenchRecord] {
+        let decoder = JSONDecoder()
+        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf",
+                                                                        negativeInfinity: "-inf", nan: "nan")
+        return try text.split(whereSeparator: \.isNewline).map { line in
+            try decoder.decode(BenchRecord.self, from: Data(line.utf8))
+        }
+    }
+}

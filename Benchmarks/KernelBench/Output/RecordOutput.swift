@@ -36,26 +36,29 @@ final class RecordOutput {
                           "details"]
 
     func emit(_ records: [BenchRecord]) {
-        guard !records.isEmpty else { return }
-        switch format {
-        case .json: records.forEach { printJSON($0) }
-        case .csv:
-            if !wroteHeader { print(Self.columns.joined(separator: ",")) }
-            for record in records { print(record.fields.map(csvQuoted).joined(separator: ",")) }
-        case .markdown:
-            if !wroteHeader {
-                print("| " + Self.columns.joined(separator: " | ") + " |")
-                print("|" + String(repeating: "---|", count: Self.columns.count))
-            }
-            for record in records {
-                print("| " + record.fields.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |")
-            }
-        case .table: printTable(records)
-        }
-        wroteHeader = true
+        render(records).forEach { print($0) }
     }
 
-    private func printTable(_ records: [BenchRecord]) {
+    /// The lines `emit` prints for `records`, after whatever this output printed before.
+    func render(_ records: [BenchRecord]) -> [String] {
+        guard !records.isEmpty else { return [] }
+        defer { wroteHeader = true }
+        switch format {
+        case .json: return records.map(jsonLine)
+        case .csv:
+            return (wroteHeader ? [] : [Self.columns.joined(separator: ",")])
+                + records.map { $0.fields.map(csvQuoted).joined(separator: ",") }
+        case .markdown:
+            let header = ["| " + Self.columns.joined(separator: " | ") + " |",
+                          "|" + String(repeating: "---|", count: Self.columns.count)]
+            return (wroteHeader ? [] : header) + records.map { record in
+                "| " + record.fields.map { $0.replacingOccurrences(of: "|", with: "\\|") }.joined(separator: " | ") + " |"
+            }
+        case .table: return (wroteHeader ? [""] : []) + table(records)
+        }
+    }
+
+    private func table(_ records: [BenchRecord]) -> [String] {
         let header = ["op", "variant", "dtype", "shape", "device", "median ms", "p20–p80 ms", "throughput",
                       "roofline", "max error", "notes", "ran on"]
         let rows = records.map(\.tableRow)
@@ -70,9 +73,7 @@ final class RecordOutput {
                 return numeric.contains(column) ? padding + cell.0 : cell.0 + padding
             }.joined(separator: "  ").trimmingCharacters(in: .whitespaces)
         }
-        if wroteHeader { print() }
-        print(line(header))
-        rows.forEach { print(line($0)) }
+        return [line(header)] + rows.map(line)
     }
 }
 
@@ -126,12 +127,14 @@ private func csvQuoted(_ field: String) -> String {
     return "\"" + field.replacingOccurrences(of: "\"", with: "\"\"") + "\""
 }
 
-/// One JSON object on one line, keys sorted.
-func printJSON<T: Encodable>(_ value: T) {
+/// One JSON object on one line, keys sorted; non-finite numbers as "inf", "-inf", "nan".
+func jsonLine<T: Encodable>(_ value: T) -> String {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
     encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf", negativeInfinity: "-inf",
                                                                   nan: "nan")
-    guard let data = try? encoder.encode(value) else { return print("{\"error\": \"encoding failed\"}") }
-    print(String(decoding: data, as: UTF8.self))
+    guard let data = try? encoder.encode(value) else { return "{\"error\": \"encoding failed\"}" }
+    return String(decoding: data, as: UTF8.self)
 }
+
+func printJSON<T: Encodable>(_ value: T) { print(jsonLine(value)) }

@@ -1,4 +1,7 @@
 /// Every error the package throws. Input errors are raised before any kernel runs.
+///
+/// The input errors name the argument they are about; ``description`` renders any case
+/// as a message (a build failure's with the compiler's log on the following lines).
 public enum FusedKernelsError: Error, Equatable, CustomStringConvertible, Sendable {
     /// A shape is not usable (rank outside 1...4, an extent < 1, too many elements).
     case invalidShape(argument: String, shape: [Int], reason: String)
@@ -25,6 +28,8 @@ public enum FusedKernelsError: Error, Equatable, CustomStringConvertible, Sendab
     /// A launch's arguments do not match its kernel's parameters (a bug in the package).
     case invalidKernelArguments(kernel: String, reason: String)
 
+    /// A message saying what is wrong and with which argument, device or call (for
+    /// ``buildFailed(kernelFile:device:options:log:)``, the build log on the next lines).
     public var description: String {
         switch self {
         case let .invalidShape(argument, shape, reason):

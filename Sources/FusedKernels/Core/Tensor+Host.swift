@@ -5,6 +5,12 @@ import Foundation
 extension Engine {
     /// A new contiguous tensor of `shape` holding `values` (row-major) as `T.dtype`.
     /// The count is checked against the shape before anything is allocated.
+    ///
+    /// - Throws: ``FusedKernelsError/invalidShape(argument:shape:reason:)`` for a rank
+    ///   outside 1...4, an extent below 1 or more than ``Tensor/maxElements`` elements;
+    ///   ``FusedKernelsError/sizeMismatch(argument:expected:actual:)`` when `values.count`
+    ///   is not the shape's element count; ``FusedKernelsError/openCL(_:)`` when the device
+    ///   buffer cannot be made or written.
     public func tensor<T: TensorElement>(_ values: [T], shape: [Int]) throws -> Tensor {
         try Tensor.validate(shape, "shape")
         guard values.count == shape.reduce(1, *) else {
@@ -17,6 +23,10 @@ extension Engine {
 
     /// A new contiguous tensor whose contents are unspecified (zeros on the CPU path; a
     /// poison pattern in debug builds on OpenCL, so that tests catch unwritten elements).
+    /// Use it for the outputs of the `into:` forms of the ops.
+    ///
+    /// - Throws: ``FusedKernelsError/invalidShape(argument:shape:reason:)`` for a shape no
+    ///   tensor can have; ``FusedKernelsError/openCL(_:)`` when the buffer cannot be made.
     public func empty(shape: [Int], dtype: DType) throws -> Tensor {
         try Tensor.validate(shape, "shape")
         let bytes = shape.reduce(1, *) * dtype.byteCount
@@ -44,6 +54,9 @@ extension Tensor {
     /// The elements in row-major order of the view, as `T`. Floating tensors read as any
     /// floating type (exact when widening, rounded to nearest even when narrowing);
     /// otherwise `T.dtype` must be the tensor's dtype.
+    ///
+    /// - Throws: ``FusedKernelsError/dtypeMismatch(argument:expected:actual:)`` when the
+    ///   types do not fit; ``FusedKernelsError/openCL(_:)`` when the device read fails.
     public func array<T: TensorElement>(of type: T.Type = T.self) throws -> [T] {
         if T.dtype == dtype { return try storedElements(T.self) }
         guard let floating = T.self as? any FloatingTensorElement.Type, dtype.isFloatingPoint else {

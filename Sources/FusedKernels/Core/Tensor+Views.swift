@@ -2,6 +2,9 @@
 /// seen by every other view of the same storage.
 extension Tensor {
     /// Indices `range` of `axis` (negative axes count from the end).
+    ///
+    /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` for an axis the
+    ///   tensor does not have or a range that is empty or not inside the axis.
     public func slice(axis: Int, _ range: Range<Int>) throws -> Tensor {
         let axis = try checkedAxis(axis, "axis")
         guard range.lowerBound >= 0, range.upperBound <= shape[axis], !range.isEmpty else {
@@ -14,6 +17,10 @@ extension Tensor {
     }
 
     /// The view with two axes swapped (by default the last two: a matrix transpose).
+    /// Negative axes count from the end.
+    ///
+    /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` for an axis the
+    ///   tensor does not have.
     public func transposed(_ first: Int = -2, _ second: Int = -1) throws -> Tensor {
         let (a, b) = (try checkedAxis(first, "first"), try checkedAxis(second, "second"))
         var (newShape, newStrides) = (shape, strides)
@@ -24,6 +31,14 @@ extension Tensor {
 
     /// The view broadcast to `target` (NumPy's rules: axes aligned from the end, an
     /// extent 1 or a missing leading axis repeats with stride 0).
+    ///
+    /// A view that repeats elements can be an op's input, not its output.
+    ///
+    /// - Throws: ``FusedKernelsError/invalidShape(argument:shape:reason:)`` for a target
+    ///   no tensor can have, ``FusedKernelsError/shapeMismatch(argument:expected:actual:)``
+    ///   when it has fewer axes than the tensor, and
+    ///   ``FusedKernelsError/invalidArgument(argument:reason:)`` when an extent is neither
+    ///   the target's nor 1.
     public func broadcast(to target: [Int]) throws -> Tensor {
         try Tensor.validate(target, "shape")
         guard target.count >= rank else {
@@ -43,6 +58,12 @@ extension Tensor {
     }
 
     /// The same elements under another shape; only for contiguous tensors.
+    ///
+    /// - Throws: ``FusedKernelsError/invalidShape(argument:shape:reason:)`` for a shape no
+    ///   tensor can have, ``FusedKernelsError/sizeMismatch(argument:expected:actual:)`` when
+    ///   its element count differs, ``FusedKernelsError/invalidArgument(argument:reason:)``
+    ///   when the tensor is not contiguous (``Tensor/isContiguous``; ``Engine/copy(_:)``
+    ///   makes a contiguous copy).
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         try Tensor.validate(newShape, "shape")
         guard newShape.reduce(1, *) == count else {

@@ -4,13 +4,19 @@ import Foundation
 /// lives where its engine computes, a device buffer on OpenCL or raw host bytes on the
 /// CPU path, in the tensor's dtype. Slices, transposes and stride-0 broadcasts are new
 /// views of the same storage (`Tensor+Views.swift`), never copies. Host arrays go in and
-/// out through `Engine.tensor(_:shape:)` and `array(of:)`.
+/// out through ``Engine/tensor(_:shape:)`` and ``array(of:)``.
+///
+/// A tensor belongs to the engine that made it (``Engine/tensor(_:shape:)``,
+/// ``Engine/empty(shape:dtype:)`` or an op): passing it to another engine, even one that
+/// is gone, throws ``FusedKernelsError/deviceMismatch(argument:tensorDevice:engineDevice:)``.
 public final class Tensor: @unchecked Sendable, CustomStringConvertible {
+    /// The extent of each axis, outermost first (1 to ``maxRank`` axes, each ≥ 1).
     public let shape: [Int]
     /// Elements to step in storage per index of each axis (0: broadcast along it).
     public let strides: [Int64]
     /// The storage element of index (0, 0, …).
     public let offset: Int64
+    /// How the elements are stored.
     public let dtype: DType
     let storage: TensorStorage
 
@@ -22,6 +28,7 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         self.storage = storage
     }
 
+    /// The number of axes, 1 to ``maxRank``.
     public var rank: Int { shape.count }
     /// Elements in the view (bounded by `Tensor.maxElements`, so never overflows).
     public var count: Int { shape.reduce(1, *) }
@@ -36,12 +43,14 @@ public final class Tensor: @unchecked Sendable, CustomStringConvertible {
         return true
     }
 
+    /// Dtype, shape, strides, offset and where the storage lives (`device` or `host`).
     public var description: String {
         "Tensor(\(dtype), shape \(shape), strides \(strides), offset \(offset), on \(storage.location))"
     }
 
     /// Kernels index rows and columns with 32-bit ints.
     public static let maxElements = Int(Int32.max)
+    /// The highest rank a tensor may have.
     public static let maxRank = 4
 
     /// Checks that `shape` can be a tensor's: rank 1–4, every extent ≥ 1, at most

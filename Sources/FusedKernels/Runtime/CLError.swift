@@ -2,10 +2,16 @@ import COpenCL
 
 /// A failed OpenCL call: the API function, its status code and the status's name.
 public struct CLError: Error, Equatable, CustomStringConvertible, Sendable {
+    /// The `cl_int` status the call returned (never `CL_SUCCESS`).
     public let status: Int32
+    /// The API function, often with the detail that identifies the call, e.g.
+    /// `clCreateBuffer(4096 bytes)`.
     public let call: String
 
+    /// The status's name, e.g. `CL_OUT_OF_RESOURCES`; `CL_UNKNOWN_ERROR(n)` for a code
+    /// the package does not know.
     public var name: String { CLError.statusNames[status] ?? "CL_UNKNOWN_ERROR(\(status))" }
+    /// `call failed with NAME (status)`.
     public var description: String { "\(call) failed with \(name) (\(status))" }
 
     /// Throws when `status` is not `CL_SUCCESS`.

@@ -5,14 +5,23 @@ import COpenCL
 public struct OpenCLDevice: Hashable, Sendable, CustomStringConvertible {
     /// Position in the list of all devices of all platforms (the `N` of `opencl:N`).
     public let index: Int
+    /// `CL_DEVICE_NAME`, e.g. `pthread-skylake-avx512-AMD EPYC` (PoCL).
     public let name: String
+    /// The platform's `CL_PLATFORM_NAME`, e.g. `Portable Computing Language` or `Oclgrind`.
     public let platformName: String
+    /// `CL_DEVICE_VENDOR`.
     public let vendor: String
+    /// `CL_DRIVER_VERSION`: part of the program cache's key and of the tuning file's identity.
     public let driverVersion: String
+    /// `CL_DEVICE_VERSION`, e.g. `OpenCL 3.0 PoCL …`.
     public let deviceVersion: String
+    /// `CL_DEVICE_MAX_COMPUTE_UNITS`: `auto` and `opencl` pick the device with the most.
     public let computeUnits: Int
+    /// `CL_DEVICE_GLOBAL_MEM_SIZE`.
     public let globalMemoryBytes: UInt64
+    /// `CL_DEVICE_LOCAL_MEM_SIZE`: bounds the `__local` tiles of the GPU presets.
     public let localMemoryBytes: UInt64
+    /// `CL_DEVICE_MAX_WORK_GROUP_SIZE`: bounds tuned work-group sizes.
     public let maxWorkGroupSize: Int
     /// CL_DEVICE_TYPE_CPU is set (PoCL, and Oclgrind, which reports every type).
     public let isCPU: Bool
@@ -23,6 +32,7 @@ public struct OpenCLDevice: Hashable, Sendable, CustomStringConvertible {
     var handle: cl_device_id { cl_device_id(bitPattern: handleBits)! }
     var platform: cl_platform_id { cl_platform_id(bitPattern: platformBits)! }
 
+    /// `opencl:N name [platform]`, e.g. `opencl:2 pthread-… [Portable Computing Language]`.
     public var description: String { "opencl:\(index) \(name) [\(platformName)]" }
 
     /// Whether this is the Oclgrind simulator (slow: it interprets every work-item).
@@ -33,6 +43,9 @@ public struct OpenCLDevice: Hashable, Sendable, CustomStringConvertible {
     var requiredBuildOptions: [String] { isSimulator ? ["-cl-opt-disable", "-DFK_NO_FORCE_INLINE=1"] : [] }
 
     /// Every device of every platform the ICD loader reports; empty when there is none.
+    /// ``Engine/devices()`` is the same list with errors as ``FusedKernelsError``.
+    ///
+    /// - Throws: ``CLError`` when a platform or device query fails.
     public static func all() throws -> [OpenCLDevice] {
         var platformCount: cl_uint = 0
         let status = clGetPlatformIDs(0, nil, &platformCount)

@@ -4,7 +4,9 @@
 public enum Tuner {
     /// One candidate's measurement: milliseconds, or why it could not be timed.
     public struct Trial<Candidate> {
+        /// The candidate timed.
         public let candidate: Candidate
+        /// Its time in milliseconds, or the error that timing it threw.
         public let result: Result<Double, any Error>
     }
 

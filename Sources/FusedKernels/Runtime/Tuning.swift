@@ -10,12 +10,15 @@ public struct SoftmaxLaunchParameters: Codable, Hashable, Sendable, CustomString
     /// group never cooperate; on a CPU device a group runs on one core.
     public var workGroupSize: Int
 
+    /// Parameters for one row class. In range: `rowsPerItem` 1...64, `chunk` 1, 2, 4 or 8,
+    /// `workGroupSize` a power of two up to 256 (``Engine/useTuning(_:)`` checks).
     public init(rowsPerItem: Int, chunk: Int, workGroupSize: Int = 1) {
         self.rowsPerItem = rowsPerItem
         self.chunk = chunk
         self.workGroupSize = workGroupSize
     }
 
+    /// The three values, e.g. `rowsPerItem 8, chunk 8, workGroupSize 1`.
     public var description: String { "rowsPerItem \(rowsPerItem), chunk \(chunk), workGroupSize \(workGroupSize)" }
 
     var isValid: Bool {
@@ -51,6 +54,7 @@ public enum TuningSection: String, CaseIterable, Codable, Hashable, Sendable, Cu
         }
     }
 
+    /// The section's key in the tuning file: `softmax`, `topk` or `matmul`.
     public var description: String { rawValue }
 
     /// The kernel files (paths under `Kernels/`) the section is measured with; each is
@@ -76,6 +80,8 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
     /// Never `twoPass` or `split`: the first is accurate only for |z| < ~9e4, the
     /// second is chosen by row count.
     public var shortRowsVariant: SoftmaxVariant?
+    /// The forward algorithm `auto` runs on long rows (more than ``longRowColumns``);
+    /// nil: `online`. Never `twoPass` or `split`, as for ``shortRowsVariant``.
     public var longRowsVariant: SoftmaxVariant?
     /// Work-items per compute unit a launch aims for (softmax and top-k): with fewer
     /// rows, rows per item shrink and then rows are split into column shards (`split`).
@@ -89,6 +95,9 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
     public static let defaults = SoftmaxTuning(shortRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8),
                                                longRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8))
 
+    /// The softmax section. In range: valid launch parameters, variants `online`, `block`
+    /// or `threePass` (or nil), `itemsPerComputeUnit` 1...64 and `minimumShardColumns`
+    /// 16...2²⁴.
     public init(shortRows: SoftmaxLaunchParameters, longRows: SoftmaxLaunchParameters,
                 shortRowsVariant: SoftmaxVariant? = nil, longRowsVariant: SoftmaxVariant? = nil,
                 itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384) {
@@ -113,8 +122,10 @@ public struct TopKTuning: Codable, Hashable, Sendable {
     /// Rows each work-item of the top-k kernels owns (fewer when rows are few).
     public var rowsPerItem: Int
 
+    /// Four rows per work-item.
     public static let defaults = TopKTuning(rowsPerItem: 4)
 
+    /// The top-k section; `rowsPerItem` in 1...64.
     public init(rowsPerItem: Int) { self.rowsPerItem = rowsPerItem }
 
     var isValid: Bool { (1 ... 64).contains(rowsPerItem) }
@@ -126,13 +137,17 @@ public struct TopKTuning: Codable, Hashable, Sendable {
 /// that op uses its defaults (the values measured best on PoCL pthread); the other
 /// sections still apply.
 public struct TuningParameters: Codable, Hashable, Sendable {
+    /// The `softmax` section (also the split factor top-k uses).
     public var softmax: SoftmaxTuning
+    /// The `topk` section.
     public var topK: TopKTuning
     /// The matmul tiles `auto` uses on this device (nil: the preset of its type).
     public var matmul: MatmulParameters?
 
+    /// Every section's defaults: what an engine uses with no tuning file.
     public static let defaults = TuningParameters()
 
+    /// Parameters from the given sections (each defaults to its defaults).
     public init(softmax: SoftmaxTuning = .defaults, topK: TopKTuning = .defaults, matmul: MatmulParameters? = nil) {
         self.softmax = softmax
         self.topK = topK

@@ -11,6 +11,17 @@ import Foundation
 extension Engine {
     /// O `[B, Hq, Lq, D]` in Q's dtype and, for softmax, the log-sum-exp of each row
     /// `[B, Hq, Lq]` fp32 (the backward's input).
+    ///
+    /// - Parameters:
+    ///   - query: Q `[B, Hq, Lq, D]`, D ≤ 256, fp32, fp16 or bf16.
+    ///   - key: K `[B, Hkv, Lk, D]` with Hkv dividing Hq, Q's dtype.
+    ///   - value: V, K's shape and Q's dtype.
+    ///   - activation: `.softmax` or `.sigmoid(bias:)`.
+    ///   - options: scale, causal, window, ALiBi slopes and masks.
+    ///   - preset: the kernels' tiling on OpenCL (ignored on the CPU path).
+    /// - Throws: ``FusedKernelsError`` before anything runs for shapes or dtypes that do
+    ///   not fit, a head size above 256, a non-finite scale or sigmoid bias, a negative
+    ///   window side, or masks and slopes of the wrong dtype or shape.
     public func attention(_ query: Tensor, _ key: Tensor, _ value: Tensor, activation: AttentionActivation,
                           options: AttentionOptions = AttentionOptions(),
                           preset: KernelPreset = .auto) throws -> AttentionOutput {
@@ -47,12 +58,15 @@ extension Engine {
     }
 }
 
+/// What ``Engine/attention(_:_:_:activation:options:preset:)`` returns, and what
+/// ``Engine/attentionBackward(_:_:_:forward:gradient:activation:options:preset:)`` takes.
 public struct AttentionOutput {
     /// O `[B, Hq, Lq, D]`, Q's dtype.
     public let output: Tensor
     /// `[B, Hq, Lq]` fp32 for softmax (−∞ for a fully masked row); nil for sigmoid.
     public let logSumExp: Tensor?
 
+    /// A forward's outputs, e.g. ones kept from an earlier step.
     public init(output: Tensor, logSumExp: Tensor?) {
         self.output = output
         self.logSumExp = logSumExp
@@ -61,7 +75,10 @@ public struct AttentionOutput {
 
 /// Gradients in Q's dtype, shaped like Q, K and V.
 public struct AttentionGradients {
+    /// dQ `[B, Hq, Lq, D]`.
     public let query: Tensor
+    /// dK `[B, Hkv, Lk, D]` (summed over each key/value head's query heads).
     public let key: Tensor
+    /// dV `[B, Hkv, Lk, D]` (summed likewise).
     public let value: Tensor
 }

@@ -5,9 +5,12 @@ import Foundation
 /// element by element ("Theory, Analysis, and Best Practices for Sigmoid Self-Attention",
 /// Ramapuram et al.): P = σ(s + bias), with bias −ln Lk by default (`nil`).
 public enum AttentionActivation: Equatable, Sendable, CustomStringConvertible {
+    /// P = σ(s + bias) element by element; `nil` bias: −ln Lk. No log-sum-exp output.
     case sigmoid(bias: Float? = nil)
+    /// P = softmax(s) over each query row; the forward also returns the log-sum-exp.
     case softmax
 
+    /// `softmax`, `sigmoid`, or `sigmoid(bias: b)` when a bias was given.
     public var description: String {
         switch self {
         case .softmax: return "softmax"
@@ -20,9 +23,13 @@ public enum AttentionActivation: Equatable, Sendable, CustomStringConvertible {
 /// i' − left ≤ j ≤ i' + right, where i' = i + Lk − Lq (rows aligned bottom-right, as
 /// FlashAttention 2.1+ does when Lq ≠ Lk). `nil` leaves that side unbounded.
 public struct AttentionWindow: Equatable, Sendable {
+    /// Keys kept before i' (≥ 0), or nil for all of them.
     public var left: Int?
+    /// Keys kept after i' (≥ 0), or nil for all of them.
     public var right: Int?
 
+    /// A band of `left` keys before and `right` keys after i'; a negative side is an error
+    /// when the op is called.
     public init(left: Int?, right: Int?) {
         self.left = left
         self.right = right
@@ -41,6 +48,7 @@ public struct AttentionOptions {
     public var scale: Float?
     /// Keep key j for query i only when j ≤ i + Lk − Lq.
     public var causal: Bool
+    /// A band of keys around each row (with `causal`, its right side is 0).
     public var window: AttentionWindow?
     /// ALiBi slopes, one per query head: an fp32 tensor `[Hq]`.
     public var alibiSlopes: Tensor?
@@ -49,6 +57,7 @@ public struct AttentionOptions {
     /// bool, broadcasting to `[B, Hq, Lq, Lk]`: false removes the key.
     public var keepMask: Tensor?
 
+    /// Options with the given values; the defaults are full attention scaled by 1/√D.
     public init(scale: Float? = nil, causal: Bool = false, window: AttentionWindow? = nil, alibiSlopes: Tensor? = nil,
                 additiveMask: Tensor? = nil, keepMask: Tensor? = nil) {
         self.scale = scale

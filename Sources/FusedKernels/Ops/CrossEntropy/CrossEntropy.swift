@@ -13,6 +13,16 @@ import Foundation
 extension Engine {
     /// The loss (`[1]`, or `[N]` for reduction `none`, fp32) and, when
     /// `options.returnLogSumExp`, the per-token log-sum-exp `[N]` fp32.
+    ///
+    /// - Parameters:
+    ///   - embeddings: E `[N, D]`, fp32, fp16 or bf16.
+    ///   - classifier: C `[V, D]`, E's dtype.
+    ///   - targets: `[N]` int32, each in 0..<V or `options.ignoreIndex`.
+    ///   - bias: an optional `[V]` bias of E's dtype, added to every row of logits.
+    ///   - options: reduction, ignored index, label smoothing, z-loss, soft-cap.
+    ///   - preset: the kernels' tiling on OpenCL (ignored on the CPU path).
+    /// - Throws: ``FusedKernelsError`` before anything runs for a shape, dtype or option
+    ///   out of range, or a target outside [0, V) that is not `ignoreIndex`.
     public func linearCrossEntropy(_ embeddings: Tensor, _ classifier: Tensor, targets: Tensor, bias: Tensor? = nil,
                                    options: CrossEntropyOptions = CrossEntropyOptions(),
                                    preset: KernelPreset = .auto) throws -> LinearCrossEntropyOutput {
@@ -99,6 +109,7 @@ extension Engine {
     }
 }
 
+/// What ``Engine/linearCrossEntropy(_:_:targets:bias:options:preset:)`` returns.
 public struct LinearCrossEntropyOutput {
     /// `[1]` (mean, sum) or `[N]` (none), fp32.
     public let loss: Tensor
@@ -108,7 +119,10 @@ public struct LinearCrossEntropyOutput {
 
 /// Gradients in the inputs' dtype: dE `[N, D]`, dC `[V, D]` (a shard's rows), dBias `[V]`.
 public struct LinearCrossEntropyGradients {
+    /// dE `[N, D]`; with a shard, this shard's share of it.
     public let embeddings: Tensor
+    /// dC, the classifier's shape.
     public let classifier: Tensor
+    /// dBias `[V]` (the shard's columns), when a bias was given.
     public let bias: Tensor?
 }

@@ -1,6 +1,7 @@
 /// The options of the linear cross-entropy (`Engine.linearCrossEntropy`): how the
 /// per-token losses are reduced, which targets are ignored, and the loss's variants.
 public struct CrossEntropyOptions: Sendable, Equatable {
+    /// How the per-token losses are combined.
     public enum Reduction: String, Sendable, CaseIterable {
         /// One loss per token, `[N]`.
         case none
@@ -10,6 +11,7 @@ public struct CrossEntropyOptions: Sendable, Equatable {
         case sum
     }
 
+    /// `mean` by default.
     public var reduction: Reduction
     /// A target with this value adds no loss and gets no gradient, and is not counted by
     /// the mean.
@@ -29,6 +31,9 @@ public struct CrossEntropyOptions: Sendable, Equatable {
     /// Also return the per-token log-sum-exp, `[N]` fp32 (the backward can reuse it).
     public var returnLogSumExp: Bool
 
+    /// Options with the given values; the defaults are the plain mean loss with PyTorch's
+    /// `ignore_index` −100 and the paper's gradient filter 2⁻¹². Ranges are checked when an
+    /// op is called.
     public init(reduction: Reduction = .mean, ignoreIndex: Int32 = -100, labelSmoothing: Float = 0, zLoss: Float = 0,
                 softCap: Float? = nil, gradientFilter: Float? = 0x1p-12, returnLogSumExp: Bool = false) {
         self.reduction = reduction
@@ -62,9 +67,13 @@ public struct CrossEntropyOptions: Sendable, Equatable {
 /// (a tensor-parallel head, or a vocabulary split across devices). Targets are indices
 /// into the whole vocabulary.
 public struct VocabularyShard: Sendable, Equatable {
+    /// The vocabulary entries this shard holds: the classifier's (and bias's) rows.
     public let range: Range<Int>
+    /// V, the whole vocabulary's size.
     public let size: Int
 
+    /// Columns `range` of a vocabulary of `size`. An op checks that the range lies in
+    /// 0..<size and has as many entries as the classifier has rows.
     public init(_ range: Range<Int>, of size: Int) {
         self.range = range
         self.size = size

@@ -5,13 +5,18 @@ import Foundation
 /// target's logit (0 when the target is not among the columns). Statistics of disjoint
 /// column ranges merge exactly (`merging`); the loss follows from the merged ones.
 public struct CrossEntropyStatistics: Equatable, Sendable {
+    /// Per token, the largest logit over the columns.
     public var max: [Float]
+    /// Per token, Σ e^(z − max) over the columns.
     public var sum: [Float]
+    /// Per token, Σ z over the columns.
     public var logitSum: [Float]
+    /// Per token, z at its target (0 when the target is not among the columns).
     public var targetLogit: [Float]
     /// The whole vocabulary's size (label smoothing's V).
     public var vocabularySize: Int
 
+    /// Statistics from their parts (one entry per token in each array).
     public init(max: [Float], sum: [Float], logitSum: [Float], targetLogit: [Float], vocabularySize: Int) {
         (self.max, self.sum, self.logitSum, self.targetLogit) = (max, sum, logitSum, targetLogit)
         self.vocabularySize = vocabularySize
@@ -29,6 +34,11 @@ public struct CrossEntropyStatistics: Equatable, Sendable {
     public var logSumExp: [Float] { zip(max, sum).map { m, d in m + Foundation.log(d) } }
 
     /// The statistics of the union of `parts`' columns (same tokens, disjoint shards).
+    ///
+    /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` for no parts or
+    ///   parts of different vocabulary sizes,
+    ///   ``FusedKernelsError/sizeMismatch(argument:expected:actual:)`` for different token
+    ///   counts.
     public static func merging(_ parts: [CrossEntropyStatistics]) throws -> CrossEntropyStatistics {
         guard let first = parts.first else {
             throw FusedKernelsError.invalidArgument(argument: "parts", reason: "needs at least one shard")

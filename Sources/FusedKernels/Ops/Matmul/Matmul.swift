@@ -7,6 +7,16 @@
 /// (`MatmulKernels.swift` on OpenCL, a BLAS on the CPU path, `MatmulCPU.swift`).
 extension Engine {
     /// A new `[m, n]` (or `[batch, m, n]`) tensor α·op(A)·op(B), in A's dtype.
+    ///
+    /// - Parameters:
+    ///   - a: A, `[m, k]` or `[batch, m, k]` (`[k, m]` … with `transposeA`).
+    ///   - b: B, `[k, n]` or `[batch, k, n]` (`[n, k]` … with `transposeB`), A's dtype.
+    ///   - transposeA: use Aᵀ (a view, nothing is copied).
+    ///   - transposeB: use Bᵀ.
+    ///   - alpha: the finite factor α.
+    ///   - preset: the kernel's tiling on OpenCL (ignored on the CPU path).
+    /// - Throws: ``FusedKernelsError`` for operands that are not rank 2 or 3, of different
+    ///   dtypes, with inner dimensions or batches that do not match, or a non-finite α.
     public func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false,
                        alpha: Float = 1, preset: KernelPreset = .auto) throws -> Tensor {
         let call = try MatmulCall(a, b, transposeA: transposeA, transposeB: transposeB, alpha: alpha, beta: 0, engine: self)
@@ -43,6 +53,13 @@ extension Engine {
 /// cooperate, large register tiles) or for GPU devices (cooperating work-groups,
 /// `__local` tiles, coalesced loads); `auto` picks by the device's type.
 public enum KernelPreset: String, Sendable, CaseIterable {
+    /// The presets. `auto`: matmul and the linear cross-entropy use the device's tuned
+    /// `matmul` tiles when there are some; otherwise, and for attention always, `gpu` on
+    /// devices that are not CPUs and `cpu` on CPU devices. `cpu`: one work-item per group
+    /// with large register tiles (``MatmulParameters/cpu`` for matmul). `gpu`: 16 × 16
+    /// cooperating work-items with `__local` tiles (``MatmulParameters/gpu``). Ignored on
+    /// the CPU path; tiles that exceed the device's work-group size or local memory throw
+    /// ``FusedKernelsError/invalidArgument(argument:reason:)`` for `preset`.
     case auto, cpu, gpu
 }
 

@@ -3,15 +3,24 @@
 /// work-items, each sweeping `mr` × `nr` register micro-tiles of `vwn`-wide vectors
 /// over its (mwg/mdimc) × (nwg/ndimc) share.
 public struct MatmulParameters: Codable, Hashable, Sendable, CustomStringConvertible {
+    /// Rows of C per work-group tile (`MWG`).
     public var mwg: Int
+    /// Columns of C per work-group tile (`NWG`).
     public var nwg: Int
+    /// The k-block: inner-dimension elements per step (`KWG`).
     public var kwg: Int
+    /// Work-items along the tile's rows (`MDIMC`).
     public var mdimc: Int
+    /// Work-items along the tile's columns (`NDIMC`).
     public var ndimc: Int
+    /// Vector width along n: 1, 2, 4, 8 or 16 (`VWN`).
     public var vwn: Int
+    /// Rows of a register micro-tile (`MR`).
     public var mr: Int
+    /// Columns of a register micro-tile (`NR`), a multiple of `vwn`.
     public var nr: Int
 
+    /// A tile set; ``isValid`` tells whether the kernel accepts it.
     public init(mwg: Int, nwg: Int, kwg: Int, mdimc: Int, ndimc: Int, vwn: Int, mr: Int, nr: Int) {
         (self.mwg, self.nwg, self.kwg, self.mdimc, self.ndimc, self.vwn, self.mr, self.nr) =
             (mwg, nwg, kwg, mdimc, ndimc, vwn, mr, nr)
@@ -24,6 +33,7 @@ public struct MatmulParameters: Codable, Hashable, Sendable, CustomStringConvert
     /// coalesced loads, 4 × 4 results per item (speed not measured here).
     public static let gpu = MatmulParameters(mwg: 64, nwg: 64, kwg: 16, mdimc: 16, ndimc: 16, vwn: 4, mr: 4, nr: 4)
 
+    /// The eight values under their kernel names, e.g. `MWG 64 NWG 64 KWG 16 …`.
     public var description: String {
         "MWG \(mwg) NWG \(nwg) KWG \(kwg) MDIMC \(mdimc) NDIMC \(ndimc) VWN \(vwn) MR \(mr) NR \(nr)"
     }

@@ -5,9 +5,12 @@ import Foundation
 /// shards merge associatively (`merging`), the building block for a vocabulary split
 /// across devices. A fully masked row is (−inf, 0); a row holding NaN has d = NaN.
 public struct NormalizerStatistics: Equatable, Sendable {
+    /// m per row: the largest z (−inf for a fully masked row).
     public var max: [Float]
+    /// d per row: Σ e^(z − m) (0 for a fully masked row, NaN for a row holding NaN).
     public var sum: [Float]
 
+    /// Statistics from per-row maxima and sums (one entry per row in each).
     public init(max: [Float], sum: [Float]) {
         self.max = max
         self.sum = sum
@@ -17,6 +20,10 @@ public struct NormalizerStatistics: Equatable, Sendable {
     public var logSumExp: [Float] { zip(max, sum).map { m, d in m + Foundation.log(d) } }
 
     /// The statistics of the concatenated columns of `parts` (same rows, any order).
+    ///
+    /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` for no parts,
+    ///   ``FusedKernelsError/sizeMismatch(argument:expected:actual:)`` when the parts'
+    ///   row counts differ.
     public static func merging(_ parts: [NormalizerStatistics]) throws -> NormalizerStatistics {
         guard let first = parts.first else {
             throw FusedKernelsError.invalidArgument(argument: "parts", reason: "needs at least one shard")

@@ -8,6 +8,14 @@ extension Engine {
 
     /// Softmax-family forward of `x` over its last axis; the result has x's dtype and
     /// shape (the last extent 1 for log-sum-exp).
+    ///
+    /// - Parameters:
+    ///   - x: a floating tensor of this engine, rank 1–4, any view.
+    ///   - kind: softmax, log-softmax or log-sum-exp.
+    ///   - options: scale, masks and the forward algorithm.
+    /// - Throws: ``FusedKernelsError`` for a tensor of another engine, a non-floating
+    ///   `x`, a non-finite scale, or a mask of the wrong dtype or one that does not
+    ///   broadcast to x's shape; ``FusedKernelsError/openCL(_:)`` when an OpenCL call fails.
     public func softmax(_ x: Tensor, kind: SoftmaxKind = .softmax,
                         options: SoftmaxOptions = SoftmaxOptions()) throws -> Tensor {
         let call = try SoftmaxCall(x, kind: kind, options: options, engine: self)
@@ -50,6 +58,8 @@ extension Engine {
         return dx
     }
 
+    /// Gradient of softmax or log-softmax into `dx` (y's shape and dtype, a view whose
+    /// rows do not overlap, sharing no storage with `y` or `dy`). Returns where it ran.
     @discardableResult
     public func softmaxBackward(output y: Tensor, gradient dy: Tensor, into dx: Tensor, kind: SoftmaxKind = .softmax,
                                 scale: Float = 1) throws -> Backend {

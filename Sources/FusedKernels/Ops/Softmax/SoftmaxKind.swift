@@ -62,13 +62,18 @@ public enum SoftmaxVariant: String, Codable, Sendable, CaseIterable {
 /// shape (NumPy rules: a `[cols]` mask applies to every row, a `[B, 1, L, L]` mask to
 /// every head): `additiveMask` float32, `keepMask` bool.
 public struct SoftmaxOptions: Sendable {
+    /// Multiplies x before the masks are applied (1 / temperature); must be finite.
     public var scale: Float
+    /// A float32 tensor added to scale·x (−∞ removes a position); broadcasts to x's shape.
     public var additiveMask: Tensor?
+    /// A bool tensor: false removes a position (z = −∞, and a NaN there is ignored);
+    /// broadcasts to x's shape.
     public var keepMask: Tensor?
     /// The forward algorithm on OpenCL and on the CPU path; results differ only by
     /// rounding (and `twoPass`'s range).
     public var variant: SoftmaxVariant
 
+    /// Options with the given scale, masks and algorithm; the defaults are plain softmax.
     public init(scale: Float = 1, additiveMask: Tensor? = nil, keepMask: Tensor? = nil,
                 variant: SoftmaxVariant = .auto) {
         self.scale = scale

@@ -2,7 +2,11 @@
 /// ordered descending, ties to the lower column index, and their column `indices`
 /// (int32); both of the input's shape with the last extent k.
 public struct TopK: Sendable {
+    /// The k values of each row, largest first: probabilities for
+    /// ``Engine/softmaxTopK(_:k:scale:)``, the input's values for ``Engine/topK(_:k:)``.
     public let values: Tensor
+    /// The column of each value in its row (int32); −1 throughout a row holding NaN (or
+    /// +∞, for the softmax top-k).
     public let indices: Tensor
 }
 
@@ -14,11 +18,21 @@ extension Engine {
     /// The largest k the kernels are built for.
     public static let maxTopK = 256
 
+    /// The k most probable entries of each row of softmax(scale·x), from one read of x:
+    /// the probabilities (x's dtype) and their columns.
+    ///
+    /// - Parameters:
+    ///   - x: a floating tensor of this engine, rank 1–4.
+    ///   - k: 1...``maxTopK``, at most the last extent.
+    ///   - scale: multiplies x (1 / temperature); must be finite.
+    /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` for `k` out of
+    ///   range or a non-finite scale; other ``FusedKernelsError``s for a bad `x`.
     public func softmaxTopK(_ x: Tensor, k: Int, scale: Float = 1) throws -> TopK {
         try runTopK(x, k: k, scale: scale, softmax: true)
     }
 
-    /// The k largest values of each row of `x` (no softmax).
+    /// The k largest values of each row of `x` (no softmax), with their columns.
+    /// A row holding NaN gives NaN values and index −1.
     public func topK(_ x: Tensor, k: Int) throws -> TopK {
         try runTopK(x, k: k, scale: 1, softmax: false)
     }
