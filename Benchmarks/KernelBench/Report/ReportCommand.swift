@@ -40,30 +40,17 @@ struct ReportCommand: ParsableCommand {
         print("\(records.count) records: \(charts.count) charts in \(outDir)/ (\(names)), report \(results)")
     }
 
-    /// Records from JSON lines; blank lines are skipped, any other line must be a record.
+    /// Records from JSON lines (`BenchRecord.decodeLines`), an error naming the file.
     static func readRecords(_ path: String) throws -> [BenchRecord] {
-        let decoder = JSONDecoder()
-        decoder.nonConformingFloatDecodingStrategy = .convertFromString(positiveInfinity: "inf",
-                                                                        negativeInfinity: "-inf", nan: "nan")
-        let text = try String(contentsOfFile: path, encoding: .utf8)
-        let lines = text.split(separator: "\n", omittingEmptySubsequences: false)
-        return try lines.enumerated().compactMap { number, line in
-            guard !line.allSatisfy(\.isWhitespace) else { return nil }
-            do { return try decoder.decode(BenchRecord.self, from: Data(line.utf8)) }
-            catch { throw ValidationError("\(path):\(number + 1): not a suite record: \(error)") }
-        }
+        do { return try BenchRecord.decodeLines(try String(contentsOfFile: path, encoding: .utf8)) }
+        catch { throw ValidationError("\(path): not JSON lines of suite records: \(error)") }
     }
 
     /// JSON lines as `kernel-bench suite --json` prints them.
     static func writeRecords(_ records: [BenchRecord], to path: String) throws {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        encoder.nonConformingFloatEncodingStrategy = .convertToString(positiveInfinity: "inf",
-                                                                      negativeInfinity: "-inf", nan: "nan")
-        let lines = try records.map { String(decoding: try encoder.encode($0), as: UTF8.self) + "\n" }
         try FileManager.default.createDirectory(at: URL(fileURLWithPath: path).deletingLastPathComponent(),
                                                 withIntermediateDirectories: true)
-        try lines.joined().write(toFile: path, atomically: true, encoding: .utf8)
+        try records.map { jsonLine($0) + "\n" }.joined().write(toFile: path, atomically: true, encoding: .utf8)
     }
 
     private static var today: String {
