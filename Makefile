@@ -1,6 +1,8 @@
-# Two entry points, each doing its own set-up on a fresh Debian machine:
-#   make bench   build kernel-bench (release, for this CPU) and run its default suite
-#   make test    run every test on the CPU path and the three-device OpenCL matrix
+# Entry points, each doing its own set-up on a fresh Debian machine:
+#   make bench     build kernel-bench (release, for this CPU) and run its default suite
+#   make test      run every test on the CPU path and the three-device OpenCL matrix
+#   make results   run the suite and write Benchmarks/RESULTS.md and Benchmarks/results/*.svg
+#   make compare   time JAX and PyTorch on kernel-bench's shapes, interleaved with it, into RESULTS.md
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
@@ -12,7 +14,7 @@ OCLGRIND_LOG_FILE := $(CURDIR)/.build/oclgrind.log
 # Two PoCL devices: the multithreaded one and the single-threaded reference one.
 export POCL_DEVICES ?= pthread basic
 
-.PHONY: bench test deps icd leakcheck docs
+.PHONY: bench test deps icd leakcheck docs host-bench results compare
 
 deps:
 	@missing=""
@@ -31,15 +33,44 @@ icd: deps
 	cp /etc/OpenCL/vendors/pocl.icd $(ICD_DIR)/
 	dpkg -L oclgrind | grep -m1 'liboclgrind-rt-icd.so$$' > $(ICD_DIR)/oclgrind.icd
 
-# The CPU path's SIMD code compiled for this machine's vector ISA (AVX-512 here, with
-# FMA): 1.2-1.9x over the baseline x86-64 build (Benchmarks/NOTES.md).
+# kernel-bench with the CPU path's SIMD code compiled for this machine's vector ISA (AVX-512
+# here, with FMA): 1.2-1.9x over the baseline x86-64 build (Benchmarks/NOTES.md).
 # Standard error stays empty on success: the build's progress goes to a log, shown if it fails.
-bench: deps
+HOST_KERNEL_BENCH := .build/host/release/kernel-bench
+host-bench: deps
 	@mkdir -p .build
 	echo "building kernel-bench (release, -target-cpu native; log: .build/bench-build.log)"
 	swift build -c release --product kernel-bench --build-path .build/host -Xswiftc -target-cpu -Xswiftc native \
 	  > .build/bench-build.log 2>&1 || { cat .build/bench-build.log >&2; exit 1; }
-	.build/host/release/kernel-bench
+
+bench: host-bench
+	$(HOST_KERNEL_BENCH)
+
+# The suite run in-process by `kernel-bench report`, which writes the report and its charts
+# (keeping RESULTS.md's notes and compare sections), and the records in .build/results.jsonl
+# (`kernel-bench report --input .build/results.jsonl` redraws without measuring).
+results: host-bench
+	$(HOST_KERNEL_BENCH) report --save-records .build/results.jsonl
+
+# JAX (and PyTorch where it imports) in a local venv, timed case by case against kernel-bench
+# in interleaved rounds; the table goes between RESULTS.md's compare markers.
+# PyTorch: the venv's (a local CPU wheel is installed when one exists: the registry's default
+# wheel is a CUDA build), else TORCH_PYTHON, python3 or ~/peers-env/bin/python.
+PEERS_VENV := .build/peers-venv
+TORCH_PYTHON ?=
+COMPARE_FLAGS ?=
+compare: host-bench
+	[ -x $(PEERS_VENV)/bin/python ] || python3 -m venv --system-site-packages $(PEERS_VENV)
+	py=$(PEERS_VENV)/bin/python
+	$$py -c 'import jax, numpy' 2>/dev/null || $$py -m pip install -q jax jaxlib numpy
+	if ! $$py -c 'import torch' 2>/dev/null; then
+	  wheel=$$(ls /opt/wheels/torch-*+cpu*.whl 2>/dev/null | head -1 || true)
+	  [ -n "$$wheel" ] || wheel=$$(find / \( -path /proc -o -path /sys -o -path /dev \) -prune \
+	    -o -name 'torch-*+cpu*.whl' -print -quit 2>/dev/null || true)
+	  if [ -n "$$wheel" ]; then $$py -m pip install -q "$$wheel" || echo "torch: $$wheel did not install"; fi
+	fi
+	$$py Benchmarks/peers/compare.py --kernel-bench $(HOST_KERNEL_BENCH) --results Benchmarks/RESULTS.md \
+	  $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON)) $(COMPARE_FLAGS)
 
 test: icd
 	rm -f $(OCLGRIND_LOG_FILE)

@@ -9,7 +9,8 @@ struct KernelBench: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "kernel-bench",
         abstract: "Benchmarks FusedKernels' ops against the roofline measured in the same run.",
-        subcommands: [Suite.self, Devices.self, RooflineBench.self] + families + [Tune.self, Run.self, Cycle.self],
+        subcommands: [Suite.self, Devices.self, RooflineBench.self] + families
+            + [Tune.self, Run.self, Cycle.self, ReportCommand.self],
         defaultSubcommand: Suite.self
     )
 }
