@@ -49,7 +49,7 @@ struct DeviceRecord: Encodable {
     init(_ device: OpenCLDevice) {
         selector = "opencl:\(device.index)"
         name = device.name
-        type = device.isSimulator ? "simulator" : device.isCPU ? "cpu" : "gpu"
+        type = device.kind
         platform = device.platformName
         driver = device.driverVersion
         openclVersion = device.deviceVersion

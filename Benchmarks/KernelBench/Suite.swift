@@ -13,9 +13,8 @@ struct Suite: ParsableCommand {
 
     func run() throws {
         guard (`repeat` ?? 1) >= 1 else { throw ValidationError("--repeat must be ≥ 1") }
-        let selected = try families.map(selectFamilies) ?? KernelBench.families
         let sink = RecordOutput(output.format)
-        try runSuite(device: device, families: selected, repeat: `repeat`) { sink.emit($0) }
+        try runSuite(device: device, families: try selectFamilies(families), repeat: `repeat`) { sink.emit($0) }
     }
 }
 
@@ -52,8 +51,9 @@ func runSuite(device: String?, families: [any BenchFamily.Type], repeat count: I
     return all
 }
 
-/// `--families a,b`: each a family's name.
-func selectFamilies(_ list: String) throws -> [any BenchFamily.Type] {
+/// `--families a,b`: each a family's name; every family when not given.
+func selectFamilies(_ list: String?) throws -> [any BenchFamily.Type] {
+    guard let list else { return KernelBench.families }
     let names = KernelBench.families.map { $0.family }
     return try list.split(separator: ",").map { name in
         guard let index = names.firstIndex(of: String(name)) else {

@@ -120,11 +120,16 @@ struct Roofline {
     let source: String
 }
 
+extension OpenCLDevice {
+    /// cpu, gpu (any other non-CPU device) or simulator.
+    var kind: String { isSimulator ? "simulator" : isCPU ? "cpu" : "gpu" }
+}
+
 extension Engine {
     /// cpu-path, or the OpenCL device's kind.
     var deviceType: String {
         guard case let .opencl(device) = backend else { return "cpu-path" }
-        return device.isSimulator ? "simulator" : device.isCPU ? "cpu" : "gpu"
+        return device.kind
     }
 
     /// The short labels of the kernels launched, or where a CPU-path run happened.

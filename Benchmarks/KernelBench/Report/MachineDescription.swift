@@ -103,8 +103,7 @@ struct MachineDescription: Equatable {
 
     private static func openCLDevices() -> [String] {
         ((try? Engine.devices()) ?? []).map { device in
-            "opencl:\(device.index) \(device.name) [\(device.platformName)], driver \(device.driverVersion), "
-                + "\(device.deviceVersion), \(device.computeUnits) compute units"
+            "\(device), driver \(device.driverVersion), \(device.deviceVersion), \(device.computeUnits) compute units"
         }
     }
 

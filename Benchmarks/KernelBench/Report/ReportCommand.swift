@@ -23,7 +23,7 @@ struct ReportCommand: ParsableCommand {
 
     func run() throws {
         let records = try input.map(Self.readRecords)
-            ?? runSuite(device: device, families: families.map(selectFamilies) ?? KernelBench.families)
+            ?? runSuite(device: device, families: try selectFamilies(families))
         guard !records.isEmpty else { throw ValidationError("no records to report") }
         if let saveRecords { try Self.writeRecords(records, to: saveRecords) }
         let charts = ThroughputChart.charts(records)
