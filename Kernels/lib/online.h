@@ -4,6 +4,8 @@
 //   fk_online_step                absorb one value into (m, d)
 //   fk_online_merge / 16          associative combine of two (m, d) pairs
 //   fk_online_reduce16            float16 lanes -> one (m, d)
+//   fk_online_step_lazy / _r      one scalar value, one exp unless the max
+//                                 grows, Kahan-compensated (GPU presets)
 //   fk_online_*_r                 the same on (m, R = d - 1) (log-softmax, LSE)
 //   fk_kahan16                    one compensated add: (s, c) += e
 #ifndef FK_ONLINE_H
@@ -128,6 +130,41 @@ FK_INLINE void fk_online_reduce16_r(float16 m, float16 r, float *mo, float *ro)
     fk_online_merge_r(&mm, &rr, m4.s3, r4.s3);
     *mo = mm;
     *ro = rr;
+}
+
+// ---------------------------------------------------------------------------
+// The GPU presets' per-item step: z into (m, d) (_r: (m, R)), d - dc a Kahan
+// sum. A new max rescales (two exps, rare after the first columns), any
+// other value costs one exp. +inf: (z - z) is NaN, so d turns NaN as with
+// fk_online_step; a NaN z fails z > m and adds NaN.
+// ---------------------------------------------------------------------------
+FK_INLINE void fk_kahan1(float *s, float *c, float e)
+{
+    const float t = e - *c, u = *s + t;
+    *c = (u - *s) - t;
+    *s = u;
+}
+
+FK_INLINE void fk_online_step_lazy(float *m, float *d, float *dc, float z)
+{
+    if (z > *m) {
+        *d = (*d - *dc) * fk_exp(*m - z) + ((z - z) + 1.0f);
+        *dc = 0.0f;
+        *m = z;
+    } else {
+        fk_kahan1(d, dc, fk_exp(z - fk_safe_max(*m)));
+    }
+}
+
+FK_INLINE void fk_online_step_lazy_r(float *m, float *r, float *rc, float z)
+{
+    if (z > *m) {   // the old terms and the old unit rescaled; z brings the new unit
+        *r = (*r - *rc + 1.0f) * fk_exp(*m - z) + (z - z);
+        *rc = 0.0f;
+        *m = z;
+    } else {
+        fk_kahan1(r, rc, fk_exp(z - fk_safe_max(*m)));
+    }
 }
 
 // One Kahan step on 16 lanes: the sum is s - c (c the lost low-order part).

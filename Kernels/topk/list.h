@@ -51,6 +51,7 @@
 #define TK_LIST_H
 #include "lib/common.h"
 #include "lib/dtype.h"
+#include "lib/online.h"
 
 // z = scale*x rounds the same everywhere (no contraction into other ops)
 #pragma OPENCL FP_CONTRACT OFF
@@ -283,6 +284,35 @@ FK_INLINE void tk_merge_candidates(tk_list *l, __global const float *cand_z,
     tk_list_init(l, -INFINITY);
     for (size_t i = g0 * TOPK; i < (g0 + (size_t)shards) * TOPK; ++i) {
         if (cand_i[i] != INT_MAX) tk_offer(l, cand_z[i], cand_i[i]);
+    }
+}
+
+// A plain top-k row's outputs from its list: NaN, -1 for a row holding NaN
+FK_INLINE void tk_write_plain(__global fk_store_t *vr, __global int *ir, const tk_list *l, int bad)
+{
+    for (int j = 0; j < TOPK; ++j) {
+        FK_SSTORE1(bad ? NAN : tk_value(l, j), vr + j);
+        ir[j] = bad ? -1 : tk_index(l, j);
+    }
+}
+
+// A row's outputs from its list and (M, D): NaN D (a NaN or +inf z) -> NaN,
+// -1; D = 0 (all -inf) -> 0
+FK_INLINE void tk_write_softmax(__global fk_store_t *vr, __global int *ir, const tk_list *l,
+                                float M, float D)
+{
+    if (isnan(D)) {
+        for (int j = 0; j < TOPK; ++j) {
+            FK_SSTORE1(NAN, vr + j);
+            ir[j] = -1;
+        }
+    } else {
+        const float ms = fk_safe_max(M);
+        const float inv = (D == 0.0f) ? 0.0f : 1.0f / D;
+        for (int j = 0; j < TOPK; ++j) {
+            FK_SSTORE1(fk_exp(tk_value(l, j) - ms) * inv, vr + j);
+            ir[j] = tk_index(l, j);
+        }
     }
 }
 

@@ -156,26 +156,6 @@ FK_INLINE void tk_softmax_pass(__global const fk_store_t *xr, size_t n, int a, f
     *lp = l;
 }
 
-// A row's outputs from its list and (M, D): NaN D (a NaN or +inf z) -> NaN,
-// -1; D = 0 (all -inf) -> 0
-FK_INLINE void tk_write_softmax(__global fk_store_t *vr, __global int *ir, const tk_list *l,
-                                float M, float D)
-{
-    if (isnan(D)) {
-        for (int j = 0; j < TOPK; ++j) {
-            FK_SSTORE1(NAN, vr + j);
-            ir[j] = -1;
-        }
-    } else {
-        const float ms = fk_safe_max(M);
-        const float inv = (D == 0.0f) ? 0.0f : 1.0f / D;
-        for (int j = 0; j < TOPK; ++j) {
-            FK_SSTORE1(fk_exp(tk_value(l, j) - ms) * inv, vr + j);
-            ir[j] = tk_index(l, j);
-        }
-    }
-}
-
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
 void softmax_topk(__global const fk_store_t *x, __global fk_store_t *values,
     __global int *indices, int rows, int cols, long x_offset, long x_row_stride, float scale)

@@ -54,14 +54,6 @@ FK_INLINE int tk_select_pass(__global const fk_store_t *pr, size_t n, int a, tk_
     return bad;
 }
 
-FK_INLINE void tk_write_plain(__global fk_store_t *vr, __global int *ir, const tk_list *l, int bad)
-{
-    for (int j = 0; j < TOPK; ++j) {
-        FK_SSTORE1(bad ? NAN : tk_value(l, j), vr + j);
-        ir[j] = bad ? -1 : tk_index(l, j);
-    }
-}
-
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
 void topk(__global const fk_store_t *p, __global fk_store_t *values,
     __global int *indices, int rows, int cols, long p_offset, long p_row_stride)

@@ -32,6 +32,10 @@ public final class Engine: @unchecked Sendable {
     /// Whether the selector (the argument, or `FUSED_KERNELS_DEVICE`) was `opencl` or
     /// `opencl:N`: then every fallback to the CPU path is an error instead.
     public let isStrict: Bool
+    /// The kernel shape an op's `auto` preset stands for on this engine: `auto` (the
+    /// device type's), or `cpu` or `gpu` on every device, as the parity tests and
+    /// `kernel-bench --preset` use it. An op given `cpu` or `gpu` itself keeps its own.
+    public let preset: KernelPreset
 
     let context: OpenCLContext?
     /// Tells this engine's tensors from every other engine's, living or gone.
@@ -57,11 +61,13 @@ public final class Engine: @unchecked Sendable {
     ///     `auto`); `nil` reads `FUSED_KERNELS_DEVICE`.
     ///   - kernelsDirectory: where the `.cl` files are, for kernel development;
     ///     `nil` uses `FUSED_KERNELS_KERNELS_DIR` or the package's bundled copy.
+    ///   - preset: what the ops' `auto` preset stands for (``preset``).
     /// - Throws: ``FusedKernelsError/deviceNotFound(selector:available:)`` when `opencl:N`
     ///   or a name matches no device; ``FusedKernelsError/noOpenCLDevice(reason:)`` for
     ///   `opencl` without a device; ``FusedKernelsError/openCL(_:)`` when a strict
     ///   selector's device cannot be opened or device discovery fails.
-    public init(device: String? = nil, kernelsDirectory: URL? = nil) throws {
+    public init(device: String? = nil, kernelsDirectory: URL? = nil, preset: KernelPreset = .auto) throws {
+        self.preset = preset
         let selector = DeviceSelector(device ?? ProcessInfo.processInfo.environment["FUSED_KERNELS_DEVICE"])
         isStrict = selector.isStrict
         self.kernelsDirectory = kernelsDirectory

@@ -85,10 +85,10 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func float16StoresRoundToNearestEven(backend: TestBackend) throws { try checkRounding(Float16.self, backend: backend) }
 
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func bfloat16StoresRoundToNearestEven(backend: TestBackend) throws { try checkRounding(BFloat16.self, backend: backend) }
 
     @Test func mixedDTypesAreRejected() throws {

@@ -91,14 +91,14 @@ import Testing
 
     /// Every variant on rows of 1000 columns (whole-row kernels; split cuts them too on
     /// OpenCL, into at least 2 shards).
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func peakedRows(backend: TestBackend) throws {
         try Self.run(backend, cols: 1000, rowLimit: backend.isSimulator ? 4 : 64, variants: SoftmaxVariant.allCases)
     }
 
     /// Rows long enough that split really splits on the CPU path too (≥ 2 shards of
     /// 16384 columns), one or two at a time.
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func peakedLongRows(backend: TestBackend) throws {
         try Self.run(backend, cols: 40_000, rowLimit: backend.isSimulator ? 1 : 2,
                      variants: backend.isSimulator ? [.split] : SoftmaxVariant.allCases,

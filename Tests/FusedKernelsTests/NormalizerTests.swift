@@ -39,7 +39,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func specialRows(backend: TestBackend) throws {
         let engine = try backend.engine()
         let x = EdgeCaseTests.rows.flatMap { $0 }
@@ -55,7 +55,7 @@ import Testing
     }
 
     /// Statistics of column shards, merged, equal the statistics of whole rows.
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func shardsMergeToTheWholeRow(backend: TestBackend) throws {
         let engine = try backend.engine()
         let rows = 4, cuts = [0, 1, 700, 1500, 2001]
@@ -76,7 +76,7 @@ import Testing
         }
     }
 
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func logSumExpBackward(backend: TestBackend) throws {
         let engine = try backend.engine()
         let shape = Shape(rows: 5, cols: 333)

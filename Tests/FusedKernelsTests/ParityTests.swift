@@ -36,7 +36,7 @@ import Testing
     }
 
     /// Every shape that fits the backend's budget, with every mask layout.
-    static let runs: [Run] = TestBackend.all.flatMap { backend in
+    static let runs: [Run] = TestBackend.withGPUPreset.flatMap { backend in
         rows.flatMap { rows in
             cols.filter { rows * $0 <= backend.elementBudget / 4 }.flatMap { cols in
                 MaskCase.allCases.map { Run(backend: backend, shape: Shape(rows: rows, cols: cols), mask: $0) }
@@ -79,7 +79,7 @@ import Testing
         var testDescription: String { "\(backend.label) \(variant)" }
     }
 
-    static let variantRuns = TestBackend.all.flatMap { backend in
+    static let variantRuns = TestBackend.withGPUPreset.flatMap { backend in
         SoftmaxVariant.allCases.map { VariantRun(backend: backend, variant: $0) }
     }
 
@@ -127,7 +127,7 @@ import Testing
     }
 
     /// Device-resident tensors chain forward → backward without host copies.
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func deviceTensorsChain(backend: TestBackend) throws {
         let engine = try backend.engine()
         let shape = Shape(rows: 5, cols: 300)

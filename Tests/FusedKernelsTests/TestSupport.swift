@@ -5,17 +5,30 @@ import Testing
 /// A backend under test: the CPU path or one OpenCL device.
 struct TestBackend: CustomTestStringConvertible, Sendable {
     let selector: String
-    let label: String
+    var label: String
     /// Oclgrind interprets every work-item (~40 µs per element): keep its cases small.
     let isSimulator: Bool
     var computeUnits = 1
+    /// What the ops' `auto` preset stands for on this backend's engines.
+    var preset = KernelPreset.auto
+    /// The GPU preset's work-group size (softmax family and top-k), when not the default.
+    var gpuWorkGroupSize: Int?
 
     var testDescription: String { label }
 
     /// Elements per case this backend can afford.
     var elementBudget: Int { isSimulator ? 20_000 : 5_000_000 }
 
-    func engine() throws -> Engine { try Engine(device: selector) }
+    func engine() throws -> Engine {
+        let engine = try Engine(device: selector, preset: preset)
+        if let gpuWorkGroupSize {
+            var tuning = engine.tuning
+            tuning.softmax.gpuWorkGroupSize = gpuWorkGroupSize
+            tuning.topK.gpuWorkGroupSize = gpuWorkGroupSize
+            try engine.useTuning(tuning)
+        }
+        return engine
+    }
 
     /// The CPU path plus every OpenCL device found (none on a machine without OpenCL).
     static let all: [TestBackend] = {
@@ -25,6 +38,17 @@ struct TestBackend: CustomTestStringConvertible, Sendable {
                         isSimulator: $0.isSimulator, computeUnits: $0.computeUnits)
         }
     }()
+
+    /// `all`, plus every OpenCL device again with the GPU preset forced (the softmax
+    /// family's and top-k's work-group kernels) in groups of 64, which divide some of the
+    /// suites' row lengths and not others; the softmax-family suites run on these.
+    static let withGPUPreset: [TestBackend] = all + all.filter { $0.selector != "cpu" }.map {
+        var backend = $0
+        backend.label += " gpu-preset"
+        backend.preset = .gpu
+        backend.gpuWorkGroupSize = 64
+        return backend
+    }
 }
 
 /// One backend × shape case, so that a failure names both.
@@ -33,10 +57,10 @@ struct ShapeRun: CustomTestStringConvertible, Sendable {
     let shape: Shape
     var testDescription: String { "\(backend.label) \(shape)" }
 
-    /// Every backend with every shape of `shapes` (rows, cols) whose elements fit
-    /// `budget(backend)` (Oclgrind's is small).
+    /// Every backend (GPU preset included) with every shape of `shapes` (rows, cols)
+    /// whose elements fit `budget(backend)` (Oclgrind's is small).
     static func all(_ shapes: [(Int, Int)], budget: (TestBackend) -> Int = { $0.elementBudget }) -> [ShapeRun] {
-        TestBackend.all.flatMap { backend in
+        TestBackend.withGPUPreset.flatMap { backend in
             shapes.filter { $0.0 * $0.1 <= budget(backend) }.map {
                 ShapeRun(backend: backend, shape: Shape(rows: $0.0, cols: $0.1))
             }

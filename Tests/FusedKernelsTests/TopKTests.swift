@@ -36,7 +36,7 @@ import Testing
         var testDescription: String { "\(backend.label) [\(rows), \(cols)] k=\(k)" }
     }
 
-    static let runs = TestBackend.all.flatMap { backend in
+    static let runs = TestBackend.withGPUPreset.flatMap { backend in
         cases.filter { $0.rows * $0.cols <= backend.elementBudget }.map {
             Run(backend: backend, rows: $0.rows, cols: $0.cols, k: $0.k)
         }
@@ -47,14 +47,14 @@ import Testing
         try Self.checkRandomRows(try run.backend.engine(), run.backend, cases: [(run.rows, run.cols, run.k)])
     }
 
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func specialRows(backend: TestBackend) throws {
         try Self.checkSpecialRows(try backend.engine(), backend)
     }
 
     /// Fused softmax + top-k and plain top-k with rows cut into column shards (here from 16 columns on,
     /// so that small rows are split) and the shards' candidates merged.
-    @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" })
+    @Test(arguments: TestBackend.withGPUPreset.filter { $0.selector != "cpu" })
     func rowsSplitIntoShards(backend: TestBackend) throws {
         let engine = try backend.engine()
         var tuning = engine.tuning
@@ -106,7 +106,7 @@ import Testing
         #expect(result.values[2 * k ..< 3 * k].allSatisfy { $0.isNaN } && result.indices[2 * k] == -1)
     }
 
-    @Test(arguments: TestBackend.all)
+    @Test(arguments: TestBackend.withGPUPreset)
     func storageTypesAndTensors(backend: TestBackend) throws {
         let engine = try backend.engine()
         let shape = Shape(rows: 6, cols: 257)

@@ -350,9 +350,29 @@ import Testing
 /// into shards, as rows become too few for the compute units (here 2 × 4 items).
 @Suite struct SoftmaxPlanTests {
     func plan(_ rows: Int, _ cols: Int, _ variant: SoftmaxVariant = .auto, kind: SoftmaxKind? = .softmax,
-              tuning: TuningParameters = .defaults) -> SoftmaxPlan {
+              tuning: TuningParameters = .defaults, gpu: Bool = false) -> SoftmaxPlan {
         SoftmaxPlan.choose(kind: kind, shape: Shape(rows: rows, cols: cols), variant: variant,
-                           device: TuningTests.device, tuning: tuning)
+                           device: TuningTests.device, tuning: tuning, gpu: gpu)
+    }
+
+    /// The GPU preset: a segment of about cols / 8 items (32...256) per row, whole groups
+    /// per row once rows are long; a group per column shard (≥ 16 columns per item) when
+    /// rows are fewer than 4 groups per compute unit.
+    @Test func gpuPresetGroupsRows() {
+        #expect([17, 256, 1000, 4096, 1 << 20].map { RowGroups(cols: $0, groupSize: 256).rowItems } == [32, 32, 128, 256, 256])
+        #expect(RowGroups(cols: 100_000, groupSize: 64).rowItems == 64)
+        #expect(RowGroups(cols: 17, groupSize: 64).grid(rows: 5) == .linear(64, groupSize: 64), "two rows per group")
+        #expect(plan(4096, 4096, gpu: true) == .groupRows(RowGroups(cols: 4096, groupSize: 256)))
+        #expect(plan(16, 1 << 20, gpu: true) == .groupRows(RowGroups(cols: 1 << 20, groupSize: 256)))
+        #expect(plan(1, 1 << 20, gpu: true) == .groupShards(ShardLayout(cols: 1 << 20, shards: 8), groupSize: 256))
+        #expect(plan(3, 20_000, gpu: true) == .groupShards(ShardLayout(cols: 20_000, shards: 3), groupSize: 256))
+        #expect(plan(3, 8000, gpu: true) == .groupRows(RowGroups(cols: 8000, groupSize: 256)), "too short to split")
+        #expect(plan(1, 1 << 20, .online, gpu: true) == .groupRows(RowGroups(cols: 1 << 20, groupSize: 256)))
+        #expect(plan(5, 17, .split, gpu: true) == .groupShards(ShardLayout(cols: 17, shards: 2), groupSize: 256))
+        var tuned = TuningParameters.defaults
+        tuned.softmax.gpuWorkGroupSize = 1024
+        #expect(plan(1, 1000, .online, tuning: tuned, gpu: true) == .groupRows(RowGroups(cols: 1000, groupSize: 256)),
+                "the device's maximum bounds the tuned size")
     }
 
     @Test func autoUsesEveryComputeUnit() {

@@ -48,8 +48,8 @@ public enum TuningSection: String, CaseIterable, Codable, Hashable, Sendable, Cu
     /// version is ignored. Bump it when a section's parameters change meaning.
     public var format: Int {
         switch self {
-        case .softmax: return 1
-        case .topk: return 1
+        case .softmax: return 2
+        case .topk: return 2
         case .matmul: return 1
         }
     }
@@ -88,6 +88,10 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
     public var itemsPerComputeUnit: Int
     /// `auto` splits a row only into shards of at least this many columns.
     public var minimumShardColumns: Int
+    /// Work-items per work-group of the GPU preset (a power of two, 64...1024; the
+    /// device's maximum when that is smaller): one group per row, or per block of rows
+    /// short enough to share it; a long row is cut into shards of a group each.
+    public var gpuWorkGroupSize: Int
 
     /// Long rows start where the block kernel no longer holds a row.
     public static let longRowColumns = SoftmaxVariant.blockMaxColumns
@@ -96,11 +100,12 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
                                                longRows: SoftmaxLaunchParameters(rowsPerItem: 8, chunk: 8))
 
     /// The softmax section. In range: valid launch parameters, variants `online`, `block`
-    /// or `threePass` (or nil), `itemsPerComputeUnit` 1...64 and `minimumShardColumns`
-    /// 16...2²⁴.
+    /// or `threePass` (or nil), `itemsPerComputeUnit` 1...64, `minimumShardColumns`
+    /// 16...2²⁴ and `gpuWorkGroupSize` a power of two in 64...1024.
     public init(shortRows: SoftmaxLaunchParameters, longRows: SoftmaxLaunchParameters,
                 shortRowsVariant: SoftmaxVariant? = nil, longRowsVariant: SoftmaxVariant? = nil,
-                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384) {
+                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384, gpuWorkGroupSize: Int = 256) {
+        self.gpuWorkGroupSize = gpuWorkGroupSize
         self.shortRows = shortRows
         self.longRows = longRows
         self.shortRowsVariant = shortRowsVariant
@@ -114,6 +119,7 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
         return shortRows.isValid && longRows.isValid
             && [shortRowsVariant, longRowsVariant].allSatisfy { $0.map(automatic.contains) ?? true }
             && (1 ... 64).contains(itemsPerComputeUnit) && (16 ... 1 << 24).contains(minimumShardColumns)
+            && isGPUWorkGroupSize(gpuWorkGroupSize)
     }
 }
 
@@ -121,15 +127,27 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
 public struct TopKTuning: Codable, Hashable, Sendable {
     /// Rows each work-item of the top-k kernels owns (fewer when rows are few).
     public var rowsPerItem: Int
+    /// Work-items per work-group of the GPU preset (a power of two, 64...1024): one
+    /// group per row (or row shard), whose items' candidate lists merge in `__local`
+    /// memory. Fewer when k candidates per item would not fit the device's local memory
+    /// or the group exceeds the device's maximum.
+    public var gpuWorkGroupSize: Int
 
-    /// Four rows per work-item.
+    /// Four rows per work-item; 128 items per GPU work-group.
     public static let defaults = TopKTuning(rowsPerItem: 4)
 
-    /// The top-k section; `rowsPerItem` in 1...64.
-    public init(rowsPerItem: Int) { self.rowsPerItem = rowsPerItem }
+    /// The top-k section; `rowsPerItem` in 1...64, `gpuWorkGroupSize` a power of two in
+    /// 64...1024.
+    public init(rowsPerItem: Int, gpuWorkGroupSize: Int = 128) {
+        self.rowsPerItem = rowsPerItem
+        self.gpuWorkGroupSize = gpuWorkGroupSize
+    }
 
-    var isValid: Bool { (1 ... 64).contains(rowsPerItem) }
+    var isValid: Bool { (1 ... 64).contains(rowsPerItem) && isGPUWorkGroupSize(gpuWorkGroupSize) }
 }
+
+/// A GPU preset's work-group size: a power of two in 64...1024.
+func isGPUWorkGroupSize(_ size: Int) -> Bool { (64 ... 1024).contains(size) && size.nonzeroBitCount == 1 }
 
 /// Per-device parameters, one section per op family: measured by `kernel-bench tune`,
 /// stored as JSON in the cache directory, used by every engine on that device. A section

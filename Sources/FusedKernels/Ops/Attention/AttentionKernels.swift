@@ -49,7 +49,7 @@ extension Engine {
     /// block) or 16 (GPU); checked against the device.
     func attentionTiles(_ call: AttentionCall, preset: KernelPreset, on context: OpenCLContext) throws
         -> MatmulParameters {
-        let gpu = preset == .gpu || (preset == .auto && !context.device.isCPU)
+        let gpu = usesGPUShape(preset, on: context.device)
         var p = gpu ? MatmulParameters(mwg: 32, nwg: 32, kwg: 16, mdimc: 16, ndimc: 16, vwn: 2, mr: 2, nr: 2)
             : MatmulParameters(mwg: 96, nwg: 128, kwg: 0, mdimc: 1, ndimc: 1, vwn: 16, mr: 12, nr: 32)
         if !gpu { p.kwg = attentionPaddedHead(call, p) }

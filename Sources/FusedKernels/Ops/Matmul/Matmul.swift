@@ -49,20 +49,6 @@ extension Engine {
     }
 }
 
-/// Which tiling a kernel is built with: the one for CPU devices (work-items that do not
-/// cooperate, large register tiles) or for GPU devices (cooperating work-groups,
-/// `__local` tiles, coalesced loads); `auto` picks by the device's type.
-public enum KernelPreset: String, Sendable, CaseIterable {
-    /// The presets. `auto`: matmul and the linear cross-entropy use the device's tuned
-    /// `matmul` tiles when there are some; otherwise, and for attention always, `gpu` on
-    /// devices that are not CPUs and `cpu` on CPU devices. `cpu`: one work-item per group
-    /// with large register tiles (``MatmulParameters/cpu`` for matmul). `gpu`: 16 × 16
-    /// cooperating work-items with `__local` tiles (``MatmulParameters/gpu``). Ignored on
-    /// the CPU path; tiles that exceed the device's work-group size or local memory throw
-    /// ``FusedKernelsError/invalidArgument(argument:reason:)`` for `preset`.
-    case auto, cpu, gpu
-}
-
 /// A checked matmul: the operands as `[batch, rows, cols]` views of op(A) and op(B).
 struct MatmulCall {
     let a: BatchedMatrix

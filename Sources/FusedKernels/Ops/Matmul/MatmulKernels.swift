@@ -4,7 +4,7 @@ extension Engine {
     /// The tile parameters `preset` stands for on this device: the tuning file's for the
     /// device's own kind, else the documented presets.
     func matmulParameters(_ preset: KernelPreset, device: OpenCLDevice) -> MatmulParameters {
-        switch preset {
+        switch resolved(preset) {
         case .cpu: return .cpu
         case .gpu: return .gpu
         case .auto: return tuning.matmul ?? (device.isCPU ? .cpu : .gpu)

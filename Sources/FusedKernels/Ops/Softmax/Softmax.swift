@@ -49,12 +49,13 @@ extension Engine {
 
     /// Gradient of softmax (`kind == .softmax`) or log-softmax with respect to x, from
     /// the forward's output `y` and the upstream gradient `dy` (same shape and dtype);
-    /// `scale` is the forward's.
+    /// `scale` is the forward's; `preset` the kernel's shape on OpenCL (as in
+    /// ``SoftmaxOptions/preset``).
     public func softmaxBackward(output y: Tensor, gradient dy: Tensor, kind: SoftmaxKind = .softmax,
-                                scale: Float = 1) throws -> Tensor {
+                                scale: Float = 1, preset: KernelPreset = .auto) throws -> Tensor {
         try checkBackward(y, dy, kind: kind, scale: scale)
         let dx = try empty(shape: y.shape, dtype: y.dtype)
-        try runSoftmaxBackward(y, dy, into: dx, kind: kind, scale: scale)
+        try runSoftmaxBackward(y, dy, into: dx, kind: kind, scale: scale, preset: preset)
         return dx
     }
 
@@ -62,17 +63,17 @@ extension Engine {
     /// rows do not overlap, sharing no storage with `y` or `dy`). Returns where it ran.
     @discardableResult
     public func softmaxBackward(output y: Tensor, gradient dy: Tensor, into dx: Tensor, kind: SoftmaxKind = .softmax,
-                                scale: Float = 1) throws -> Backend {
+                                scale: Float = 1, preset: KernelPreset = .auto) throws -> Backend {
         try checkBackward(y, dy, kind: kind, scale: scale)
         try checkOutput(dx, "dx", shape: y.shape, dtype: y.dtype, inputs: [y, dy])
-        return try runSoftmaxBackward(y, dy, into: dx, kind: kind, scale: scale)
+        return try runSoftmaxBackward(y, dy, into: dx, kind: kind, scale: scale, preset: preset)
     }
 
     @discardableResult
     private func runSoftmaxBackward(_ y: Tensor, _ dy: Tensor, into dx: Tensor, kind: SoftmaxKind,
-                                    scale: Float) throws -> Backend {
+                                    scale: Float, preset: KernelPreset) throws -> Backend {
         try dispatch("softmaxBackward", openCL: { context in
-            try encodeSoftmaxBackward(kind: kind, y: y, dy: dy, dx: dx, scale: scale, on: context)
+            try encodeSoftmaxBackward(kind: kind, y: y, dy: dy, dx: dx, scale: scale, preset: preset, on: context)
         }, cpu: {
             try cpuSoftmaxBackward(kind: kind, y: y, dy: dy, dx: dx, scale: scale)
         }).1

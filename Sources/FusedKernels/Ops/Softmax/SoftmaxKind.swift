@@ -70,15 +70,22 @@ public struct SoftmaxOptions: Sendable {
     /// broadcasts to x's shape.
     public var keepMask: Tensor?
     /// The forward algorithm on OpenCL and on the CPU path; results differ only by
-    /// rounding (and `twoPass`'s range).
+    /// rounding (and `twoPass`'s range). The GPU preset runs every variant but `split`
+    /// as its one online kernel (`split` forces column shards there too).
     public var variant: SoftmaxVariant
+    /// The kernels' shape on OpenCL: `cpu` (a work-item owns whole rows), `gpu` (a
+    /// work-group shares a row: coalesced loads, the (m, d) reduction in `__local`
+    /// memory), or `auto`, the device type's. Ignored on the CPU path.
+    public var preset: KernelPreset
 
-    /// Options with the given scale, masks and algorithm; the defaults are plain softmax.
+    /// Options with the given scale, masks, algorithm and preset; the defaults are plain
+    /// softmax.
     public init(scale: Float = 1, additiveMask: Tensor? = nil, keepMask: Tensor? = nil,
-                variant: SoftmaxVariant = .auto) {
+                variant: SoftmaxVariant = .auto, preset: KernelPreset = .auto) {
         self.scale = scale
         self.additiveMask = additiveMask
         self.keepMask = keepMask
         self.variant = variant
+        self.preset = preset
     }
 }

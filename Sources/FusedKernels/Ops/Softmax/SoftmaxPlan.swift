@@ -1,14 +1,18 @@
-/// How a softmax-family forward is laid out on an OpenCL device: whole rows per
-/// work-item (one kernel per algorithm), or each row cut into column shards
+/// How a softmax-family forward is laid out on an OpenCL device. CPU preset: whole rows
+/// per work-item (one kernel per algorithm), or each row cut into column shards
 /// (`softmax_shard_stats`, then `softmax_shard_output`) when there are too few rows to
-/// give every compute unit work.
+/// give every compute unit work. GPU preset: a work-group segment per row
+/// (`softmax_group`), or a work-group per column shard of a row.
 enum SoftmaxPlan: Equatable {
     case rows(SoftmaxAlgorithm, launch: SoftmaxLaunchParameters)
     case shards(ShardLayout)
+    case groupRows(RowGroups)
+    case groupShards(ShardLayout, groupSize: Int)
 
     /// `kind == nil` is the normalizer statistics.
     static func choose(kind: SoftmaxKind?, shape: Shape, variant: SoftmaxVariant, device: OpenCLDevice,
-                       tuning: TuningParameters) -> SoftmaxPlan {
+                       tuning: TuningParameters, gpu: Bool) -> SoftmaxPlan {
+        if gpu { return chooseGroups(shape: shape, variant: variant, device: device, tuning: tuning) }
         switch variant {
         case .split:
             let shards = tuning.wantedShards(rows: shape.rows, computeUnits: device.computeUnits)
@@ -23,6 +27,22 @@ enum SoftmaxPlan: Equatable {
         launch.rowsPerItem = tuning.rowsPerItem(launch.rowsPerItem, rows: shape.rows, computeUnits: device.computeUnits)
         return .rows(algorithm(kind: kind, cols: shape.cols, variant: variant, device: device, tuning: tuning),
                      launch: launch)
+    }
+
+    /// The GPU preset: every variant is its one online kernel, `split` forces shards.
+    private static func chooseGroups(shape: Shape, variant: SoftmaxVariant, device: OpenCLDevice,
+                                     tuning: TuningParameters) -> SoftmaxPlan {
+        let groupSize = RowGroups.groupSize(tuning.softmax.gpuWorkGroupSize, device: device)
+        if variant == .split {
+            let shards = tuning.wantedShards(rows: shape.rows, computeUnits: device.computeUnits)
+            return .groupShards(ShardLayout(cols: shape.cols, shards: max(2, shards)), groupSize: groupSize)
+        }
+        if variant == .auto, let layout = RowGroups.shards(rows: shape.rows, cols: shape.cols, groupSize: groupSize,
+                                                           computeUnits: device.computeUnits,
+                                                           groupsPerComputeUnit: tuning.softmax.itemsPerComputeUnit) {
+            return .groupShards(layout, groupSize: groupSize)
+        }
+        return .groupRows(RowGroups(cols: shape.cols, groupSize: groupSize))
     }
 
     /// The kernel for whole rows: log-sum-exp and the statistics always take the online

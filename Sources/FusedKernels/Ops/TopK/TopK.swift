@@ -25,19 +25,22 @@ extension Engine {
     ///   - x: a floating tensor of this engine, rank 1–4.
     ///   - k: 1...``maxTopK``, at most the last extent.
     ///   - scale: multiplies x (1 / temperature); must be finite.
+    ///   - preset: the kernels' shape on OpenCL (a work-item per rows, or a work-group per
+    ///     row); `auto` is the device type's. Ignored on the CPU path.
     /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` for `k` out of
     ///   range or a non-finite scale; other ``FusedKernelsError``s for a bad `x`.
-    public func softmaxTopK(_ x: Tensor, k: Int, scale: Float = 1) throws -> TopK {
-        try runTopK(x, k: k, scale: scale, softmax: true)
+    public func softmaxTopK(_ x: Tensor, k: Int, scale: Float = 1, preset: KernelPreset = .auto) throws -> TopK {
+        try runTopK(x, k: k, scale: scale, softmax: true, preset: preset)
     }
 
     /// The k largest values of each row of `x` (no softmax), with their columns.
-    /// A row holding NaN gives NaN values and index −1.
-    public func topK(_ x: Tensor, k: Int) throws -> TopK {
-        try runTopK(x, k: k, scale: 1, softmax: false)
+    /// A row holding NaN gives NaN values and index −1. `preset` as for
+    /// ``softmaxTopK(_:k:scale:preset:)``.
+    public func topK(_ x: Tensor, k: Int, preset: KernelPreset = .auto) throws -> TopK {
+        try runTopK(x, k: k, scale: 1, softmax: false, preset: preset)
     }
 
-    private func runTopK(_ x: Tensor, k: Int, scale: Float, softmax: Bool) throws -> TopK {
+    private func runTopK(_ x: Tensor, k: Int, scale: Float, softmax: Bool, preset: KernelPreset) throws -> TopK {
         try checkFloatingInput(x, "x")
         let cols = x.shape[x.rank - 1]
         guard (1 ... Engine.maxTopK).contains(k) else {
@@ -53,7 +56,7 @@ extension Engine {
                           indices: try empty(shape: outputShape, dtype: .int32))
         _ = try dispatch(softmax ? "softmaxTopK" : "topK", openCL: { context in
             try encodeTopK(try kernelRows(x, on: context), dtype: x.dtype, k: k, scale: scale, softmax: softmax,
-                           into: result, on: context)
+                           preset: preset, into: result, on: context)
         }, cpu: {
             var values = [Float](repeating: 0, count: shape.rows * k)
             var indices = [Int32](repeating: 0, count: shape.rows * k)

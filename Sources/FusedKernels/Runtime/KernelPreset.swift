@@ -1,0 +1,29 @@
+/// Which shape a kernel is built in: the one for CPU devices (work-items that do not
+/// cooperate, whole rows or large register tiles each, explicit 16-wide vectors) or for
+/// GPU devices (cooperating work-groups, `__local` memory, coalesced loads); `auto`
+/// picks by the device's type.
+public enum KernelPreset: String, Sendable, CaseIterable {
+    /// The presets. `auto`: matmul and the linear cross-entropy use the device's tuned
+    /// `matmul` tiles when there are some; otherwise, and for every other op always, `gpu`
+    /// on devices that are not CPUs and `cpu` on CPU devices. `cpu`: one work-item per
+    /// group with large register tiles (``MatmulParameters/cpu`` for matmul), or whole
+    /// rows per work-item (the softmax family and top-k). `gpu`: 16 × 16 cooperating
+    /// work-items with `__local` tiles (``MatmulParameters/gpu``), or a work-group per
+    /// row (the softmax family and top-k, ``SoftmaxTuning/gpuWorkGroupSize``). Ignored on
+    /// the CPU path; tiles that exceed the device's work-group size or local memory throw
+    /// ``FusedKernelsError/invalidArgument(argument:reason:)`` for `preset`.
+    case auto, cpu, gpu
+
+}
+
+extension Engine {
+    /// An op's preset with `auto` replaced by the engine's ``preset`` (itself maybe `auto`).
+    func resolved(_ preset: KernelPreset) -> KernelPreset { preset == .auto ? self.preset : preset }
+
+    /// Whether an op given `preset` runs its GPU shape on `device`: `gpu`, or `auto` on a
+    /// device that is not a CPU.
+    func usesGPUShape(_ preset: KernelPreset, on device: OpenCLDevice) -> Bool {
+        let preset = resolved(preset)
+        return preset == .gpu || (preset == .auto && !device.isCPU)
+    }
+}
