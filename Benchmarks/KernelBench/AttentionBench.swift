@@ -40,13 +40,12 @@ struct AttentionBench: BenchFamily {
     var baseline: String?
     @Option(help: "on: the max error against the CPU path's attention; off: skip it (huge shapes).") var check = "on"
     @Option(help: deviceHelp) var device: String?
-    @Option(help: "Kernel tiles on OpenCL: auto (by device type), cpu or gpu.") var preset = "auto"
+    @Option(help: presetHelp) var preset = KernelPreset.auto
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 3
     @OptionGroup var output: OutputOptions
 
     func records(on engines: [Engine], context: BenchContext) throws -> [BenchRecord] {
         let dtype = try floatingDType(dtype)
-        guard let preset = KernelPreset(rawValue: preset) else { throw ValidationError("--preset must be auto, cpu or gpu") }
         guard ["on", "off"].contains(check) else { throw ValidationError("--check must be on or off") }
         let activation: AttentionActivation
         switch self.activation {

@@ -26,7 +26,7 @@ struct CrossEntropyBench: BenchFamily {
     @Option(help: "Rows of E in the matmul-rate reference (default: N, capped so its logits take at most 2 GiB).")
     var matmulRows: Int?
     @Option(help: deviceHelp) var device: String?
-    @Option(help: "Kernel tiles on OpenCL: auto (by device type), cpu or gpu.") var preset = "auto"
+    @Option(help: presetHelp) var preset = KernelPreset.auto
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 3
     @OptionGroup var output: OutputOptions
 
@@ -34,7 +34,6 @@ struct CrossEntropyBench: BenchFamily {
         guard let dtype = DType(rawValue: dtype), dtype.isFloatingPoint else {
             throw ValidationError("--dtype must be float32, float16 or bfloat16")
         }
-        guard let preset = KernelPreset(rawValue: preset) else { throw ValidationError("--preset must be auto, cpu or gpu") }
         guard ["on", "off"].contains(filter) else { throw ValidationError("--filter must be on or off") }
         if let baseline, baseline != "materialised" {
             throw ValidationError("--baseline must be materialised (got \(baseline))")

@@ -17,6 +17,7 @@ struct NormalizerBench: BenchFamily {
     @Option(help: "statistics (one read of x, (max, sum) per row) or logSumExp-backward (dx = dlse·softmax(x)).")
     var op = "statistics"
     @Option(help: "Storage of x: float32, float16 or bfloat16 (arithmetic is fp32).") var dtype = "float32"
+    @Option(help: presetHelp) var preset = KernelPreset.auto
     @Option(help: deviceHelp) var device: String?
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
     @OptionGroup var output: OutputOptions
@@ -46,7 +47,7 @@ struct NormalizerBench: BenchFamily {
                 family: Self.family, op: op, variant: "online", dtype: dtype, shape: shape, engine: engine,
                 timings: timings, unit: .gigabytes, work: bytes, roofline: try context.copyRoofline(engine, x, repeat: `repeat`),
                 maxError: maxRelativeError(try output(), reference, dtype: op == "statistics" ? .float32 : dtype),
-                errorMetric: "relative")
+                errorMetric: "relative", details: ["preset": .text(preset.rawValue)])
         }
     }
 
@@ -54,10 +55,10 @@ struct NormalizerBench: BenchFamily {
     /// come back to the host with the op), or dx.
     private func result(_ engine: Engine, _ x: Tensor, _ dlse: Tensor) throws -> () throws -> [Float] {
         guard op != "statistics" else {
-            let statistics = try engine.normalizer(x)
+            let statistics = try engine.normalizer(x, options: SoftmaxOptions(preset: preset))
             return { statistics.max + statistics.sum }
         }
-        let dx = try engine.logSumExpBackward(x, gradient: dlse)
+        let dx = try engine.logSumExpBackward(x, gradient: dlse, options: SoftmaxOptions(preset: preset))
         return { try dx.array(of: Float.self) }
     }
 }

@@ -19,6 +19,7 @@ struct SoftmaxBench: BenchFamily {
     @Flag(help: "Time the backward (dx from y and dy; softmax or logSoftmax) instead of the forward.") var backward = false
     @Option(help: "Storage of x and y: float32, float16 or bfloat16 (arithmetic is fp32).") var dtype = "float32"
     @Option(help: "Forward algorithm (OpenCL and CPU path): auto, online, block, threePass, twoPass or split.") var variant = "auto"
+    @Option(help: presetHelp) var preset = KernelPreset.auto
     @Option(help: deviceHelp) var device: String?
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
     @OptionGroup var output: OutputOptions
@@ -36,7 +37,7 @@ struct SoftmaxBench: BenchFamily {
             throw ValidationError("--backward takes --kind softmax or logSoftmax (log-sum-exp's is the normalizer family's)")
         }
         try checkElementCounts([("rows·cols", [rows, cols])])
-        let options = SoftmaxOptions(variant: variant)
+        let options = SoftmaxOptions(variant: variant, preset: preset)
         let shape = [rows, cols]
         let input = benchmarkInput(count: rows * cols).map(dtype.round)
         // Rounded to the storage type, so that values that underflow there compare equal.
@@ -54,7 +55,7 @@ struct SoftmaxBench: BenchFamily {
             let dy = try backward ? tensor(gradient, shape: shape, dtype: dtype, on: engine) : nil
             let timings = try measure(engine, repeat: `repeat`) {
                 if let dy {
-                    try engine.softmaxBackward(output: x, gradient: dy, into: y, kind: kind)
+                    try engine.softmaxBackward(output: x, gradient: dy, into: y, kind: kind, preset: preset)
                 } else {
                     try engine.softmax(x, into: y, kind: kind, options: options)
                 }
@@ -66,7 +67,7 @@ struct SoftmaxBench: BenchFamily {
                 // dx = y·(dy − Σ y·dy) cancels: its error is judged against the row's scale.
                 maxError: backward ? normwiseError(try y.array(of: Float.self), reference)
                     : maxRelativeError(try y.array(of: Float.self), reference, dtype: dtype),
-                errorMetric: backward ? "normwise" : "relative")
+                errorMetric: backward ? "normwise" : "relative", details: ["preset": .text(preset.rawValue)])
         }
     }
 }

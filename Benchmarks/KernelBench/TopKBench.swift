@@ -13,6 +13,7 @@ struct TopKBench: BenchFamily {
     @Option(help: "Rows of the input.") var rows = 4096
     @Option(help: "Columns (the softmax axis).") var cols = 4096
     @Option(help: "How many entries per row.") var k = 8
+    @Option(help: presetHelp) var preset = KernelPreset.auto
     @Option(help: deviceHelp) var device: String?
     @Option(help: "Timed repetitions after one warm-up.") var `repeat` = 10
     @OptionGroup var output: OutputOptions
@@ -35,12 +36,12 @@ struct TopKBench: BenchFamily {
             Progress.show("topk \(rows)x\(cols) k \(k) on \(engine.backend)")
             let x = try engine.tensor(input, shape: [rows, cols])
             let probabilities = try engine.softmax(x)
-            var result = try engine.softmaxTopK(x, k: k)
-            let fused = try measure(engine, repeat: `repeat`) { result = try engine.softmaxTopK(x, k: k) }
+            var result = try engine.softmaxTopK(x, k: k, preset: preset)
+            let fused = try measure(engine, repeat: `repeat`) { result = try engine.softmaxTopK(x, k: k, preset: preset) }
             var unfusedResult = result
             let unfused = try measure(engine, repeat: `repeat`) {
-                try engine.softmax(x, into: probabilities)
-                unfusedResult = try engine.topK(probabilities, k: k)
+                try engine.softmax(x, into: probabilities, options: SoftmaxOptions(preset: preset))
+                unfusedResult = try engine.topK(probabilities, k: k, preset: preset)
             }
             let roofline = try context.copyRoofline(engine, x, repeat: `repeat`)
             let record = { (variant: String, timings: Timings, result: TopK, details: [String: Detail]) in
@@ -49,8 +50,8 @@ struct TopKBench: BenchFamily {
                     family: Self.family, op: "softmax-topk", variant: variant, dtype: .float32, shape: [rows, cols],
                     engine: engine, timings: timings, unit: .gigabytes, work: bytes, roofline: roofline,
                     maxError: maxRelativeError(try result.values.array(of: Float.self), referenceValues),
-                    errorMetric: "relative", details: details.merging(["k": .number(Double(k)),
-                                                                       "indices_match": .flag(indicesMatch)]) { $1 })
+                    errorMetric: "relative", details: details.merging(["k": .number(Double(k)), "indices_match": .flag(indicesMatch),
+                                                                       "preset": .text(preset.rawValue)]) { $1 })
             }
             return [try record("fused", fused, result, ["speedup": .number(unfused.median / fused.median)]),
                     try record("unfused", unfused, unfusedResult, [:])]

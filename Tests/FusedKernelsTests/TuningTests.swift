@@ -361,7 +361,7 @@ import Testing
     @Test func gpuPresetGroupsRows() {
         #expect([17, 256, 1000, 4096, 1 << 20].map { RowGroups(cols: $0, groupSize: 256).rowItems } == [32, 32, 128, 256, 256])
         #expect(RowGroups(cols: 100_000, groupSize: 64).rowItems == 64)
-        #expect(RowGroups(cols: 17, groupSize: 64).grid(rows: 5) == .linear(64, groupSize: 64), "two rows per group")
+        #expect(RowGroups(cols: 17, groupSize: 64).grid(rows: 5) == .linear(192, groupSize: 64), "two rows per group")
         #expect(plan(4096, 4096, gpu: true) == .groupRows(RowGroups(cols: 4096, groupSize: 256)))
         #expect(plan(16, 1 << 20, gpu: true) == .groupRows(RowGroups(cols: 1 << 20, groupSize: 256)))
         #expect(plan(1, 1 << 20, gpu: true) == .groupShards(ShardLayout(cols: 1 << 20, shards: 8), groupSize: 256))

@@ -3,7 +3,7 @@
 /// (int32); both of the input's shape with the last extent k.
 public struct TopK: Sendable {
     /// The k values of each row, largest first: probabilities for
-    /// ``Engine/softmaxTopK(_:k:scale:)``, the input's values for ``Engine/topK(_:k:)``.
+    /// ``Engine/softmaxTopK(_:k:scale:preset:)``, the input's values for ``Engine/topK(_:k:preset:)``.
     public let values: Tensor
     /// The column of each value in its row (int32); −1 throughout a row holding NaN (or
     /// +∞, for the softmax top-k).
