@@ -54,13 +54,22 @@ extension Engine {
 /// `__local` tiles, coalesced loads); `auto` picks by the device's type.
 public enum KernelPreset: String, Sendable, CaseIterable {
     /// The presets. `auto`: matmul and the linear cross-entropy use the device's tuned
-    /// `matmul` tiles when there are some; otherwise, and for attention always, `gpu` on
-    /// devices that are not CPUs and `cpu` on CPU devices. `cpu`: one work-item per group
-    /// with large register tiles (``MatmulParameters/cpu`` for matmul). `gpu`: 16 × 16
-    /// cooperating work-items with `__local` tiles (``MatmulParameters/gpu``). Ignored on
-    /// the CPU path; tiles that exceed the device's work-group size or local memory throw
+    /// `matmul` tiles when there are some; otherwise, and for attention, `copy` and
+    /// `fmaPeak` always, `gpu` on devices that are not CPUs and `cpu` on CPU devices.
+    /// `cpu`: one work-item per group with large register tiles (``MatmulParameters/cpu``
+    /// for matmul). `gpu`: 16 × 16 cooperating work-items with `__local` tiles
+    /// (``MatmulParameters/gpu``). Ignored on the CPU path; tiles that exceed the
+    /// device's work-group size or local memory throw
     /// ``FusedKernelsError/invalidArgument(argument:reason:)`` for `preset`.
     case auto, cpu, gpu
+}
+
+extension KernelPreset {
+    /// Whether this preset runs a kernel's GPU shape on `device`: `gpu`, or `auto` on a
+    /// device that is not a CPU (the rule of the ops without tuned tiles).
+    public func picksGPUShape(on device: OpenCLDevice) -> Bool {
+        self == .gpu || (self == .auto && !device.isCPU)
+    }
 }
 
 /// A checked matmul: the operands as `[batch, rows, cols]` views of op(A) and op(B).
