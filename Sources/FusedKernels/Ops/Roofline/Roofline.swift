@@ -7,10 +7,10 @@ extension Engine {
     /// GFLOP/s of the FMA-peak kernel in the shape `preset` picks (`auto`: the GPU shape on
     /// devices that are not CPUs), device time of the median of `repeat` runs. The CPU
     /// shape, `Kernels/roofline/fma.cl`, runs 12 independent float16 chains in each of
-    /// 8 items per compute unit; the GPU shape, `Kernels/roofline/fma_scalar.cl`, runs 8
-    /// scalar chains in each of 2048 items per compute unit, in work-groups of 256. On
-    /// the CPU path the peak is what the BLAS reaches: an SGEMM of `size`³ (OpenBLAS
-    /// there), whatever the preset.
+    /// 8 items per compute unit of a CPU device (2048 elsewhere), one item per group; the
+    /// GPU shape, `Kernels/roofline/fma_scalar.cl`, runs 8 scalar chains in each of 2048
+    /// items per compute unit, in work-groups of 256. On the CPU path the peak is what the
+    /// BLAS reaches: an SGEMM of `size`³ (OpenBLAS there), whatever the preset.
     public func fmaPeak(repeat count: Int = 5, preset: KernelPreset = .auto) throws -> Double {
         guard let context else {
             let size = 1536
