@@ -3,6 +3,7 @@
 #   make test      run every test on the CPU path and the three-device OpenCL matrix
 #   make results   run the suite and write Benchmarks/RESULTS.md and Benchmarks/results/*.svg
 #   make compare   time JAX and PyTorch on kernel-bench's shapes, interleaved with it, into RESULTS.md
+#   make gpu-bundle a folder (and .tar.gz) that runs the GPU check on a machine without Swift
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
@@ -14,7 +15,7 @@ OCLGRIND_LOG_FILE := $(CURDIR)/.build/oclgrind.log
 # Two PoCL devices: the multithreaded one and the single-threaded reference one.
 export POCL_DEVICES ?= pthread basic
 
-.PHONY: bench test deps icd leakcheck docs host-bench results compare
+.PHONY: bench test deps icd leakcheck docs host-bench results compare gpu-bundle
 
 deps:
 	@missing=""
@@ -120,3 +121,42 @@ docs: deps
 	graphs=$$(find .build -path '*/extracted-symbols/*/FusedKernels/FusedKernels*.symbols.json' -newer $$stamp)
 	[ -n "$$graphs" ] || { echo "docs: no symbol graph of FusedKernels was extracted"; exit 1; }
 	swift .ci/doc-coverage.swift $$graphs
+
+# The GPU check, for a Linux x86-64 machine with an OpenCL GPU driver and no Swift
+# (Benchmarks/gpu-bundle/README.txt): kernel-bench release with the Swift runtime linked in,
+# for the baseline x86-64 (the GPU machine's CPU is unknown: no -target-cpu native), built in
+# its own scratch folder; Kernels/; in lib/ every library it loads but glibc's and GCC's
+# runtime (libgcc_s), which every glibc system has; libstdc++ in lib/fallback/, used only
+# where the machine's is older than the binary needs (a driver's own C++ libraries may need
+# a newer one). GLIBC_REQUIRED (binary and lib/) and GLIBCXX_REQUIRED (binary) are the
+# newest symbol versions used, which run-gpu-check.sh checks first. The binary (34 MB of it
+# ICU data, in the static Foundation) and OpenBLAS (kernels for every x86 CPU) are 97 MB:
+# they and the other libraries are gzipped (run-gpu-check.sh unpacks them into a temporary
+# folder) so that the folder stays under 64 MiB. .build/gpu-bundle.tar.gz is the folder packed.
+BUNDLE := .build/gpu-bundle
+BUNDLE_BUILD := swift build -c release --product kernel-bench --static-swift-stdlib --scratch-path .build/bundle-build
+gpu-bundle: deps
+	@mkdir -p .build
+	echo "building kernel-bench (release, static Swift stdlib; log: .build/bundle-build.log)"
+	$(BUNDLE_BUILD) > .build/bundle-build.log 2>&1 || { cat .build/bundle-build.log >&2; exit 1; }
+	rm -rf $(BUNDLE) $(BUNDLE).tar.gz
+	mkdir -p $(BUNDLE)/bin $(BUNDLE)/lib/fallback
+	strip -o $(BUNDLE)/bin/kernel-bench "$$($(BUNDLE_BUILD) --show-bin-path)/kernel-bench"
+	cp -r Kernels Benchmarks/gpu-bundle/run-gpu-check.sh Benchmarks/gpu-bundle/README.txt $(BUNDLE)/
+	system='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libutil|libresolv|libgcc_s)\.so'
+	ldd $(BUNDLE)/bin/kernel-bench | awk '$$2 == "=>" && $$3 ~ /^\// { print $$1, $$3 }' | while read -r name path; do
+	  [[ $$name =~ $$system ]] && continue
+	  [[ $$name == libstdc++* ]] && dir=$(BUNDLE)/lib/fallback || dir=$(BUNDLE)/lib
+	  cp -L "$$path" $$dir/$$name
+	done
+	newest() { objdump -T "$${@:2}" | grep -oE "$$1_[0-9]+(\.[0-9]+)+" | sed "s/$$1_//" | sort -uV | tail -1; }
+	newest GLIBC $(BUNDLE)/bin/kernel-bench $(BUNDLE)/lib/*.so* > $(BUNDLE)/GLIBC_REQUIRED
+	newest GLIBCXX $(BUNDLE)/bin/kernel-bench > $(BUNDLE)/GLIBCXX_REQUIRED
+	newest GLIBC $(BUNDLE)/lib/fallback/*.so* > $(BUNDLE)/lib/fallback/GLIBC_REQUIRED
+	gzip -9 $(BUNDLE)/bin/kernel-bench $(BUNDLE)/lib/*.so* $(BUNDLE)/lib/fallback/*.so*
+	tar -czf $(BUNDLE).tar.gz -C .build gpu-bundle
+	echo "$(BUNDLE): $$(du -sh $(BUNDLE) | cut -f1); needs glibc >= $$(cat $(BUNDLE)/GLIBC_REQUIRED)" \
+	  "(libstdc++ >= GLIBCXX_$$(cat $(BUNDLE)/GLIBCXX_REQUIRED), else lib/fallback's, which needs glibc" \
+	  ">= $$(cat $(BUNDLE)/lib/fallback/GLIBC_REQUIRED)); $(BUNDLE).tar.gz: $$(du -h $(BUNDLE).tar.gz | cut -f1)"
+	size=$$(du -sm $(BUNDLE) | cut -f1)
+	[ "$$size" -le 64 ] || { echo "gpu-bundle: $$size MiB, over the 64 MiB limit"; exit 1; }

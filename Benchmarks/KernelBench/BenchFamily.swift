@@ -33,12 +33,18 @@ extension BenchFamily {
 final class BenchContext {
     private var fmaPeaks: [String: Double] = [:]
 
-    /// The engine's FMA-peak kernel rate (the BLAS SGEMM rate on the CPU path).
-    func fmaRoofline(_ engine: Engine) throws -> Roofline {
-        let key = engine.backend.description
-        let value = try fmaPeaks[key] ?? engine.fmaPeak()
+    /// The engine's FMA-peak kernel rate in the shape `preset` picks (the BLAS SGEMM rate
+    /// on the CPU path); the GPU shape's source is `fma-peak-gpu`.
+    func fmaRoofline(_ engine: Engine, preset: KernelPreset = .auto) throws -> Roofline {
+        let source: String
+        switch engine.backend {
+        case .cpu: source = "blas-sgemm"
+        case .opencl: source = engine.usesGPUShape(preset) ? "fma-peak-gpu" : "fma-peak"
+        }
+        let key = "\(engine.backend) \(source)"
+        let value = try fmaPeaks[key] ?? engine.fmaPeak(preset: preset)
         fmaPeaks[key] = value
-        return Roofline(value: value, source: engine.backend == .cpu ? "blas-sgemm" : "fma-peak")
+        return Roofline(value: value, source: source)
     }
 
     /// The faster copy of `bytes`-sized `x` on the engine (streaming or plain stores).

@@ -79,8 +79,6 @@ let deviceHelp: ArgumentHelp = "cpu, opencl, opencl:N or a device-name substring
 /// `--preset`'s help, the same for every family that has one.
 let presetHelp: ArgumentHelp = "Kernel shape on OpenCL: auto (by device type), cpu or gpu."
 
-extension KernelPreset: @retroactive ExpressibleByArgument {}
-
 /// The engines a run covers: `--device` if given, else every OpenCL device that is not
 /// a simulator (Oclgrind interprets each work-item: minutes per case) plus the CPU path.
 func benchmarkEngines(_ selector: String?) throws -> [Engine] {

@@ -32,7 +32,7 @@ struct BenchRecord: Codable, Equatable {
     /// The same run's limit on the same device, in `unit`: the faster copy kernel on the
     /// same bytes (GB/s), or the FMA-peak kernel (GFLOP/s; the BLAS SGEMM on the CPU path).
     var roofline: Double
-    /// copy, fma-peak or blas-sgemm.
+    /// copy, fma-peak (fma-peak-gpu: the kernel's GPU shape) or blas-sgemm.
     var rooflineSource: String
     var fractionOfRoofline: Double
     /// Against the CPU path's result; nil when not checked (huge shapes, or the CPU path

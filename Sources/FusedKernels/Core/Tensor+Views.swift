@@ -62,7 +62,7 @@ extension Tensor {
     /// - Throws: ``FusedKernelsError/invalidShape(argument:shape:reason:)`` for a shape no
     ///   tensor can have, ``FusedKernelsError/sizeMismatch(argument:expected:actual:)`` when
     ///   its element count differs, ``FusedKernelsError/invalidArgument(argument:reason:)``
-    ///   when the tensor is not contiguous (``Tensor/isContiguous``; ``Engine/copy(_:)``
+    ///   when the tensor is not contiguous (``Tensor/isContiguous``; ``Engine/copy(_:preset:)``
     ///   makes a contiguous copy).
     public func reshaped(_ newShape: [Int]) throws -> Tensor {
         try Tensor.validate(newShape, "shape")

@@ -4,7 +4,8 @@
 /// picks by the device's type.
 public enum KernelPreset: String, Sendable, CaseIterable {
     /// The presets. `auto`: matmul and the linear cross-entropy use the device's tuned
-    /// `matmul` tiles when there are some; otherwise, and for every other op always, `gpu`
+    /// `matmul` tiles when there are some; otherwise, and for every other op (attention,
+    /// the softmax family, top-k, `copy`, `fmaPeak`) always, `gpu`
     /// on devices that are not CPUs and `cpu` on CPU devices. `cpu`: one work-item per
     /// group with large register tiles (``MatmulParameters/cpu`` for matmul), or whole
     /// rows per work-item (the softmax family and top-k). `gpu`: 16 × 16 cooperating
@@ -21,9 +22,16 @@ extension Engine {
     func resolved(_ preset: KernelPreset) -> KernelPreset { preset == .auto ? self.preset : preset }
 
     /// Whether an op given `preset` runs its GPU shape on `device`: `gpu`, or `auto` on a
-    /// device that is not a CPU.
+    /// device that is not a CPU (``preset`` standing in for an op's `auto` first).
     func usesGPUShape(_ preset: KernelPreset, on device: OpenCLDevice) -> Bool {
         let preset = resolved(preset)
         return preset == .gpu || (preset == .auto && !device.isCPU)
+    }
+
+    /// Whether an op given `preset` runs its GPU-shaped kernels on this engine (never on
+    /// the CPU path); tuned matmul tiles aside, which `auto` may prefer.
+    public func usesGPUShape(_ preset: KernelPreset) -> Bool {
+        guard let device = context?.device else { return false }
+        return usesGPUShape(preset, on: device)
     }
 }

@@ -1,42 +1,56 @@
 import Foundation
 
 /// Copies: the bandwidth roofline that memory-bound kernels are judged against
-/// (`Kernels/copy/copy.cl` on OpenCL, a multithreaded memcpy on the CPU path), and the
+/// (`Kernels/copy/copy.cl` on CPU devices, `Kernels/copy/copy_coalesced.cl` on GPUs, a
+/// multithreaded memcpy on the CPU path), and the
 /// contiguous copy of any view (`Kernels/copy/strided.cl`) that ops make of operands
 /// whose strides a kernel cannot take.
 extension Engine {
     /// float16 vectors each work-item copies; 1024–8192 measured equal on PoCL, 2048 kept.
     static let copyVectorsPerItem = 2048
 
-    /// A new contiguous tensor with the elements of the view `x`.
-    public func copy(_ x: Tensor) throws -> Tensor {
+    /// Work-items per group of the GPU-shaped copy and FMA-peak kernels.
+    static let gpuGroupSize = 256
+
+    /// A new contiguous tensor with the elements of the view `x`, copied by the kernel
+    /// `preset` picks (see ``copy(_:into:streamingStores:preset:)``).
+    public func copy(_ x: Tensor, preset: KernelPreset = .auto) throws -> Tensor {
         try checkOwner(x, "x")
         let y = try empty(shape: x.shape, dtype: x.dtype)
-        try runCopy(x, into: y, streamingStores: true)
+        try runCopy(x, into: y, streamingStores: true, preset: preset)
         return y
     }
 
     /// Copies the view `x` into `y`: a contiguous tensor of x's shape and dtype that
-    /// shares no storage with x. On OpenCL, `streamingStores` writes with non-temporal
+    /// shares no storage with x. On OpenCL a contiguous `x` is copied in the shape
+    /// `preset` picks: the CPU shape (each work-item one long block with 16-wide vectors)
+    /// or the GPU shape (work-groups of 256 moving adjacent 16-byte pieces, a
+    /// grid-stride loop); `auto` is the GPU shape on devices that are not CPUs.
+    /// `streamingStores` only matters in the CPU shape: it writes with non-temporal
     /// stores, which skip reading each destination line first (≈2× the bandwidth on a
     /// CPU device); turn them off when the copy is read again at once.
     @discardableResult
-    public func copy(_ x: Tensor, into y: Tensor, streamingStores: Bool = true) throws -> Backend {
+    public func copy(_ x: Tensor, into y: Tensor, streamingStores: Bool = true,
+                     preset: KernelPreset = .auto) throws -> Backend {
         try checkOwner(x, "x")
         try checkOutput(y, "y", shape: x.shape, dtype: x.dtype, inputs: [x])
         guard y.isContiguous else {
             throw FusedKernelsError.invalidArgument(argument: "y", reason: "must be contiguous")
         }
-        return try runCopy(x, into: y, streamingStores: streamingStores)
+        return try runCopy(x, into: y, streamingStores: streamingStores, preset: preset)
     }
 
     @discardableResult
-    private func runCopy(_ x: Tensor, into y: Tensor, streamingStores: Bool) throws -> Backend {
+    private func runCopy(_ x: Tensor, into y: Tensor, streamingStores: Bool, preset: KernelPreset) throws -> Backend {
         try dispatch("copy", openCL: { context in
             let (source, target) = (try x.deviceBuffer("x"), try y.deviceBuffer("y"))
             let bytes = x.count * x.dtype.byteCount
             guard x.isContiguous, x.offset == 0, y.offset == 0 else {
                 return try encodeStridedCopy(x, into: target, at: y.offset, on: context)
+            }
+            if usesGPUShape(preset, on: context.device) {
+                return try encodeCoalescedCopy(source, into: target, count: x.count, elementBytes: x.dtype.byteCount,
+                                               on: context)
             }
             // The kernel moves whole floats: a 2-byte dtype copies half as many (buffers are padded).
             let n = (bytes + 3) / 4
@@ -49,6 +63,19 @@ extension Engine {
         }, cpu: {
             try hostCopy(x, into: y)
         }).1
+    }
+
+    /// `copy_coalesced` of `count` elements: enough groups to keep every compute unit busy
+    /// (8 per unit), no more than the 16-byte pieces need.
+    private func encodeCoalescedCopy(_ source: CLBuffer, into target: CLBuffer, count: Int, elementBytes: Int,
+                                     on context: OpenCLContext) throws {
+        let group = min(Engine.gpuGroupSize, context.device.maxWorkGroupSize)
+        let pieces = count * elementBytes / 16
+        let groups = max(1, min((pieces + group - 1) / group, 8 * context.device.computeUnits))
+        let spec = KernelSpec(file: "copy/copy_coalesced.cl", entry: "copy_coalesced",
+                              defines: ["ELEM_BYTES": elementBytes, "WG_SIZE": group])
+        try launch(spec, .linear(groups * group, groupSize: group),
+                   ["src": .buffer(source), "dst": .buffer(target), "n": .int64(Int64(count))], on: context)
     }
 
     /// A contiguous device copy of the view `x` (for operands a kernel cannot take as is).

@@ -1,0 +1,152 @@
+#!/bin/bash
+# run-gpu-check.sh — the GPU check of the gpu-bundle folder (`make gpu-bundle`): finds the
+# machine's OpenCL GPU, then runs kernel-bench's devices, roofline (GPU and CPU kernel shapes),
+# parity and suite on it, each command's JSON lines and standard error into a results
+# folder, with a summary. No Swift needed; works under `env -i`. See README.txt.
+#
+# Environment (all optional):
+#   OCL_ICD_VENDORS         ICD folder to use as is (else /etc/OpenCL/vendors, else a vendor
+#                           library found directly, named in a folder written here)
+#   GPU_CHECK_RESULTS       where the results folder goes (default: results/ in this folder)
+#   GPU_CHECK_REPEAT        the suite's --repeat (default 3)
+#   GPU_CHECK_DEVICE        a kernel-bench --device selector instead of the first GPU
+#   GPU_CHECK_SYSTEM_VENDORS  the system ICD folder to look in (default /etc/OpenCL/vendors;
+#                           an empty folder simulates a machine without ICD files)
+#   GPU_CHECK_VENDOR_LIBS   vendor libraries to look for when there are no ICD files
+#                           (default: NVIDIA, AMD and Intel's OpenCL libraries)
+set -uo pipefail
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+say() { echo "run-gpu-check: $*" >&2; }
+die() { say "FAILED: $*"; exit 1; }
+
+# --- glibc: the bundle carries everything but glibc, which must be new enough.
+need=$(cat "$here/GLIBC_REQUIRED")
+have=$(getconf GNU_LIBC_VERSION 2>/dev/null) || have=""
+have=${have##* }
+[ -n "$have" ] || die "cannot read this machine's glibc version (getconf GNU_LIBC_VERSION); kernel-bench needs glibc >= $need"
+[ "$(printf '%s\n%s\n' "$need" "$have" | sort -V | head -1)" = "$need" ] \
+  || die "this machine has glibc $have; kernel-bench needs glibc >= $need (GLIBC_$need symbols). Use a newer distribution."
+
+# --- results folder, named for the host and the time (UTC).
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+out="${GPU_CHECK_RESULTS:-$here/results}/$(uname -n)-$stamp"
+mkdir -p "$out" || die "cannot create $out"
+summary="$out/summary.txt"
+note() { echo "$*" | tee -a "$summary" >&2; }
+note "GPU check on $(uname -n), $(date -u '+%Y-%m-%d %H:%M:%S UTC'); glibc $have (bundle needs $need)"
+note "results: $out"
+
+export FUSED_KERNELS_KERNELS_DIR="$here/Kernels"
+export FUSED_KERNELS_CACHE_DIR="$out/cache"
+
+find_library() {  # the path of a library by soname: the loader's cache, then the usual folders
+  local name=$1 path
+  path=$(ldconfig -p 2>/dev/null | while read -r soname rest; do
+           [ "$soname" = "$name" ] && [[ $rest == *x86-64* ]] && { echo "${rest##*=> }"; break; }
+         done)
+  [ -n "$path" ] && [ -e "$path" ] && { echo "$path"; return 0; }
+  for dir in /usr/lib/x86_64-linux-gnu /usr/lib64 /usr/lib /lib/x86_64-linux-gnu /lib64 /usr/local/lib \
+             /usr/lib/x86_64-linux-gnu/nvidia/current /usr/local/nvidia/lib64 /usr/local/cuda/lib64 /usr/lib/wsl/lib \
+             /opt/rocm/lib /opt/rocm/opencl/lib /opt/amdgpu-pro/lib64 /opt/amdgpu/lib64 \
+             /usr/lib/x86_64-linux-gnu/intel-opencl /opt/intel/opencl/lib64; do
+    [ -e "$dir/$name" ] && { echo "$dir/$name"; return 0; }
+  done
+  return 1
+}
+
+# --- the binary and its libraries, gzipped in the bundle, unpacked into a temporary folder.
+work=$(mktemp -d "${TMPDIR:-/tmp}/gpu-check.XXXXXX") || die "cannot create a temporary folder"
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$work/lib"
+gzip -dc "$here/bin/kernel-bench.gz" > "$work/bin/kernel-bench" && chmod +x "$work/bin/kernel-bench" \
+  || die "cannot unpack kernel-bench into $work"
+for f in "$here"/lib/*.gz; do gzip -dc "$f" > "$work/lib/$(basename "${f%.gz}")" || die "cannot unpack $f"; done
+# The bundled ICD loader and OpenBLAS are always used (first on the library path): the
+# combination that was tested, and an ICD loader (ocl-icd) whose OCL_ICD_VENDORS takes a
+# folder, which the direct-library case below relies on. glibc, libgcc_s and the driver's
+# own libraries come from the machine; libstdc++ too unless it is older than needed.
+cxx_need=$(cat "$here/GLIBCXX_REQUIRED")
+if cxx=$(find_library libstdc++.so.6) && grep -qa "GLIBCXX_$cxx_need" "$cxx"; then
+  note "libstdc++: the machine's ($cxx has GLIBCXX_$cxx_need)"
+else
+  fallback_need=$(cat "$here/lib/fallback/GLIBC_REQUIRED")
+  [ "$(printf '%s\n%s\n' "$fallback_need" "$have" | sort -V | head -1)" = "$fallback_need" ] \
+    || die "this machine's libstdc++ lacks GLIBCXX_$cxx_need and the bundled one needs glibc >= $fallback_need (have $have)"
+  gzip -dc "$here/lib/fallback/libstdc++.so.6.gz" > "$work/lib/libstdc++.so.6" || die "cannot unpack libstdc++"
+  note "libstdc++: the bundled one (the machine's lacks GLIBCXX_$cxx_need)"
+fi
+export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+
+# --- the GPU's ICD.
+system_vendors=${GPU_CHECK_SYSTEM_VENDORS:-/etc/OpenCL/vendors}
+if [ -n "${OCL_ICD_VENDORS:-}" ]; then
+  note "ICD: OCL_ICD_VENDORS=$OCL_ICD_VENDORS (given)"
+elif compgen -G "$system_vendors/*.icd" > /dev/null; then
+  export OCL_ICD_VENDORS=$system_vendors
+  note "ICD: files in $system_vendors: $(cd "$system_vendors" && echo *.icd)"
+else
+  note "ICD: no .icd file in $system_vendors; looking for a vendor library directly"
+  vendors="$out/vendors"
+  mkdir -p "$vendors"
+  for name in ${GPU_CHECK_VENDOR_LIBS:-libnvidia-opencl.so.1 libamdocl64.so libigdrcl.so}; do
+    if path=$(find_library "$name"); then
+      echo "$path" > "$vendors/${name%%.so*}.icd"
+      note "ICD: $path, named in $vendors/${name%%.so*}.icd"
+    fi
+  done
+  compgen -G "$vendors/*.icd" > /dev/null || die "no OpenCL ICD file and no vendor library (is a GPU driver installed?)"
+  export OCL_ICD_VENDORS=$vendors
+fi
+
+# --- the steps: each command's JSON lines to <step>.jsonl, its standard error to <step>.stderr.log.
+failed=0
+step() {  # step NAME ARGS...: runs kernel-bench ARGS, notes its exit status and time
+  local name=$1 status start
+  shift
+  say "$name: kernel-bench $*"
+  start=$(date +%s)
+  "$work/bin/kernel-bench" "$@" > "$out/$name.jsonl" 2> "$out/$name.stderr.log"
+  status=$?
+  note "step $name: exit $status, $(($(date +%s) - start)) s, $(wc -l < "$out/$name.jsonl") JSON lines (kernel-bench $*)"
+  [ $status = 0 ] || { failed=1; tail -5 "$out/$name.stderr.log" >&2; }
+  return $status
+}
+
+step devices devices --json || die "kernel-bench devices failed (see $out/devices.stderr.log)"
+field() { sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p" <<< "$2"; }
+if [ -n "${GPU_CHECK_DEVICE:-}" ]; then
+  line=$(grep -m1 "\"selector\" *: *\"$GPU_CHECK_DEVICE\"" "$out/devices.jsonl") || line=""
+  device=$GPU_CHECK_DEVICE
+else
+  line=$(grep -m1 '"type" *: *"gpu"' "$out/devices.jsonl") || line=""
+  if [ -z "$line" ]; then
+    line=$(grep -v '"type" *: *"cpu-path"' "$out/devices.jsonl" | head -1)
+    [ -n "$line" ] || die "no OpenCL device at all (see $out/devices.jsonl and the ICD lines above)"
+    note "!!! NO GPU FOUND: falling back to the first OpenCL device, $(field selector "$line") ($(field type "$line")) !!!"
+    note "!!! These results are NOT GPU results. !!!"
+  fi
+  device=$(field selector "$line")
+fi
+note "device: $device, $(field name "$line"), type $(field type "$line"), platform $(field platform "$line"), driver $(field driver "$line")"
+
+step roofline roofline --device "$device" --preset gpu --json
+step roofline-cpu-shape roofline --device "$device" --preset cpu --json
+# `kernel-bench parity --help` would answer with the default subcommand's help: ask the list.
+if "$work/bin/kernel-bench" --help 2> /dev/null | grep -qE '^ +parity( |$)'; then
+  step parity parity --device "$device" --json
+else
+  note "step parity: SKIPPED: this kernel-bench has no parity subcommand"
+fi
+step suite suite --device "$device" --repeat "${GPU_CHECK_REPEAT:-3}" --json
+
+# Every JSON line must parse, where a python3 can check it.
+if command -v python3 > /dev/null; then
+  for f in "$out"/*.jsonl; do
+    python3 -c 'import json, sys; [json.loads(l) for l in open(sys.argv[1])]' "$f" 2> /dev/null \
+      || { note "JSON: $f does not parse"; failed=1; }
+  done
+  note "JSON: every .jsonl file checked with python3"
+fi
+note "GPU check $([ $failed = 0 ] && echo passed || echo FAILED): $out"
+exit $failed
