@@ -127,8 +127,9 @@ import Testing
         SectionCase(section: section, label: "no format", expected: .corrupt, edit: editField("format", nil)),
         SectionCase(section: section, label: "parameters of another shape", expected: .corrupt,
                     edit: editParameters { $0 = ["unexpected": "x"] }),
-        SectionCase(section: section, label: "format 2", expected: .otherFormat(found: 2, expected: 1),
-                    edit: editField("format", 2)),
+        SectionCase(section: section, label: "another format",
+                    expected: .otherFormat(found: section.format + 1, expected: section.format),
+                    edit: editField("format", section.format + 1)),
         SectionCase(section: section, label: "stale", expected: .stale, edit: editField("sourceHash", "other")),
     ] } + [
         SectionCase(section: .softmax, label: "rows per item 0", expected: .invalid,
@@ -138,6 +139,10 @@ import Testing
         SectionCase(section: .softmax, label: "auto variant twoPass", expected: .invalid,
                     edit: editParameters { $0["longRowsVariant"] = "twoPass" }),
         SectionCase(section: .topk, label: "rows per item 65", expected: .invalid, edit: editParameters { $0["rowsPerItem"] = 65 }),
+        SectionCase(section: .softmax, label: "GPU work-group size 32", expected: .invalid,
+                    edit: editParameters { $0["gpuWorkGroupSize"] = 32 }),
+        SectionCase(section: .topk, label: "GPU work-group size 96", expected: .invalid,
+                    edit: editParameters { $0["gpuWorkGroupSize"] = 96 }),
         SectionCase(section: .matmul, label: "MR not dividing MWG", expected: .invalid, edit: editParameters { $0["mr"] = 5 }),
     ]
 
