@@ -132,12 +132,7 @@ note "device: $device, $(field name "$line"), type $(field type "$line"), platfo
 
 step roofline roofline --device "$device" --preset gpu --json
 step roofline-cpu-shape roofline --device "$device" --preset cpu --json
-# `kernel-bench parity --help` would answer with the default subcommand's help: ask the list.
-if "$work/bin/kernel-bench" --help 2> /dev/null | grep -qE '^ +parity( |$)'; then
-  step parity parity --device "$device" --json
-else
-  note "step parity: SKIPPED: this kernel-bench has no parity subcommand"
-fi
+step parity parity --device "$device" --json
 step suite suite --device "$device" --repeat "${GPU_CHECK_REPEAT:-3}" --json
 
 # Every JSON line must parse, where a python3 can check it.

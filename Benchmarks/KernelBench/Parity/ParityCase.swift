@@ -1,3 +1,4 @@
+import ArgumentParser
 import FusedKernels
 
 /// One check: an op with its options on one dtype and shape, run the same way on a device
@@ -24,6 +25,19 @@ struct ParityCase {
     /// Every case, family by family (the order of the report).
     static var all: [ParityCase] {
         softmaxCases + normalizerCases + topKCases + matmulCases + crossEntropyCases + attentionCases + copyCases
+    }
+
+    /// The cases of the comma-separated `ops` (every case when nil); an unknown name is
+    /// an error that lists the known ones.
+    static func selected(_ ops: String?) throws -> [ParityCase] {
+        let cases = all
+        guard let ops else { return cases }
+        let names = Set(ops.split(separator: ",").map { String($0) })
+        let known = Set(cases.map(\.op))
+        if let unknown = names.subtracting(known).sorted().first {
+            throw ValidationError("--ops: no op named \(unknown); the ops are \(known.sorted().joined(separator: ", "))")
+        }
+        return cases.filter { names.contains($0.op) }
     }
 }
 

@@ -9,8 +9,9 @@ import FusedKernels
 /// Tolerances: a device value a passes against the CPU path's b when
 /// |a − b| ≤ atol + rtol·|b|; NaN must meet NaN, ±inf the same infinity, top-k indices
 /// must be equal. rtol is the storage type's (fp32 1e-5, fp16 2⁻¹⁰, bf16 2⁻⁷), plus
-/// 2⁻²²·√cols for a probability's row sum; atol is 2⁻²⁰·√K times the output's largest
-/// value for sums of K products (matmul, cross-entropy, attention, backward passes),
+/// 2⁻²²·√cols for a probability's row sum; atol is u·√K times the output's largest
+/// value for sums of K products (matmul, cross-entropy, attention, backward passes; u
+/// 2⁻²⁰ in fp32, the storage type's unit roundoff in fp16 and bf16),
 /// 2⁻²⁰·(8 + √cols) for log-domain outputs, and 0 for conversions and copies. Each case
 /// reports the largest |a − b| / (atol + rtol·|b|) over its outputs (≤ 1 passes).
 struct Parity: ParsableCommand {
@@ -19,9 +20,9 @@ struct Parity: ParsableCommand {
         discussion: """
             A device value a passes against the CPU path's b when |a − b| ≤ atol + rtol·|b| (NaN must \
             meet NaN, ±inf the same infinity, top-k indices must be equal). rtol: the storage type's, fp32 \
-            1e-5, fp16 2^-10, bf16 2^-7 (plus 2^-22·√cols for softmax probabilities); atol: 2^-20·√K × the \
+            1e-5, fp16 2^-10, bf16 2^-7 (plus 2^-22·√cols for softmax probabilities); atol: u·√K × the \
             output's largest value for sums of K products (matmul, cross-entropy, attention, backward \
-            passes), 2^-20·(8 + √cols) for log-softmax and log-sum-exp, 0 for convert and copy. Each case \
+            passes; u = 2^-20 in fp32, 2^-11 in fp16, 2^-8 in bf16), 2^-20·(8 + √cols) for log-softmax and log-sum-exp, 0 for convert and copy. Each case \
             reports max |a − b| / (atol + rtol·|b|) over its outputs: ≤ 1 passes. On a simulator (Oclgrind) \
             cases over \(ParityRunner.simulatorSizeLimit) elements are skipped and listed. Exit status 1 \
             when any case fails, or when no OpenCL device is selected.
@@ -30,17 +31,19 @@ struct Parity: ParsableCommand {
     @Option(help: "cpu, opencl, opencl:N or a device-name substring; default: every OpenCL device.")
     var device: String?
     @Option(help: "The engine-wide preset: auto (by device type), cpu or gpu (the GPU kernels on any device).")
-    var preset = "auto"
+    var preset = KernelPreset.auto
+    @Option(help: "Only these ops, comma-separated (e.g. softmax,softmaxTopK); default: every op.")
+    var ops: String?
     @Flag(help: "One JSON object per case and device instead of the table.") var json = false
 
     func run() throws {
-        guard let preset = KernelPreset(rawValue: preset) else { throw ValidationError("--preset must be auto, cpu or gpu") }
+        let cases = try ParityCase.selected(ops)
         let engines = try parityEngines(device, preset: preset)
         guard !engines.isEmpty else {
             FileHandle.standardError.write(Data("kernel-bench parity: no OpenCL device \(device.map { "matches \($0)" } ?? "found"): nothing was checked\n".utf8))
             throw ExitCode(1)
         }
-        let runner = try ParityRunner(cases: ParityCase.all, preset: preset)
+        let runner = try ParityRunner(cases: cases, preset: preset)
         var table = ParityTable()
         for engine in engines {
             let start = DispatchTime.now().uptimeNanoseconds

@@ -22,10 +22,14 @@ struct Tolerance: Codable, Equatable {
 
     /// An output of `dtype` that sums `terms` products, whose largest value (on the CPU
     /// path) is `magnitude`: the storage type's relative tolerance, and an absolute part
-    /// of 2⁻²⁰·√terms·magnitude (16 times fp32's typical rounding of a sum, whose order
-    /// differs between kernels; near-cancelling sums lose the relative part).
+    /// of u·√terms·magnitude (near-cancelling sums lose the relative part). u is 2⁻²⁰ in
+    /// fp32 (16 times fp32's typical rounding of a sum, whose order differs between
+    /// kernels), else the storage type's unit roundoff (fp16 2⁻¹¹, bf16 2⁻⁸): a device
+    /// kernel may keep an intermediate (a logit gradient, a probability tile) in the
+    /// storage type before the next product, where the CPU path keeps fp32.
     static func reduction(_ dtype: DType, terms: Int, magnitude: Double) -> Tolerance {
-        Tolerance(atol: 0x1p-20 * Double(terms).squareRoot() * magnitude, rtol: storage(dtype))
+        let unit: Double = dtype == .float16 ? 0x1p-11 : dtype == .bfloat16 ? 0x1p-8 : 0x1p-20
+        return Tolerance(atol: unit * Double(terms).squareRoot() * magnitude, rtol: storage(dtype))
     }
 
     /// The largest |a − b| / (atol + rtol·|b|) of `device` against `reference` (≤ 1

@@ -48,11 +48,13 @@ extension Engine {
             guard x.isContiguous, x.offset == 0, y.offset == 0 else {
                 return try encodeStridedCopy(x, into: target, at: y.offset, on: context)
             }
-            if usesGPUShape(preset, on: context.device) {
+            // The CPU shape moves whole floats: an odd count of a 2-byte type would copy
+            // the buffer's uninitialised padding, so it takes the element-exact kernel.
+            if usesGPUShape(preset, on: context.device) || bytes % 4 != 0 {
                 return try encodeCoalescedCopy(source, into: target, count: x.count, elementBytes: x.dtype.byteCount,
                                                on: context)
             }
-            // The kernel moves whole floats: a 2-byte dtype copies half as many (buffers are padded).
+            // A 2-byte dtype copies half as many floats.
             let n = (bytes + 3) / 4
             let spec = KernelSpec(file: "copy/copy.cl", entry: "copy_float", defines: [
                 "COPY_VECS": Engine.copyVectorsPerItem, "WG_SIZE": 1, "FK_NT_STORE": streamingStores ? 1 : 0,
