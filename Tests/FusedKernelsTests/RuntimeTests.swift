@@ -129,6 +129,15 @@ import Testing
         #expect(kernel.signature.origin == .builtKernel)
         #expect(kernel.signature.parameters == (try engine.loadSource(spec.file)).signatures["copy_float"]?.parameters)
         #expect(kernel.resources.maxWorkGroupSize >= 1)
+        // a second engine loads the program from the disk cache: the argument info
+        // survives there too (PoCL and Oclgrind keep it in their binaries)
+        let second = try backend.engine()
+        let secondContext = try #require(second.context)
+        let loaded = try secondContext.serialized {
+            try secondContext.kernel(spec, source: try second.loadSource(spec.file))
+        }
+        #expect(secondContext.programs.loadedFromDisk == 1)
+        #expect(loaded.signature == kernel.signature)
     }
 
     /// The device-limit check reads the built kernel's own numbers: a group larger than
