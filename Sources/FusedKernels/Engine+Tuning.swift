@@ -13,8 +13,9 @@ extension Engine {
     /// Uses `parameters` (every section) for this engine's launches from now on (not saved).
     ///
     /// - Throws: ``FusedKernelsError/invalidArgument(argument:reason:)`` when a section is
-    ///   out of range, or a softmax work-group size or the matmul tiles' work-group size or
-    ///   local memory exceed this device's limits; nothing changes then.
+    ///   out of range, a softmax work-group size exceeds this device's maximum, or the
+    ///   matmul tiles' kernel does not build or does not fit the device (its work-group size
+    ///   or `__local` memory, as the built kernel reports them); nothing changes then.
     public func useTuning(_ parameters: TuningParameters) throws {
         if let section = TuningSection.allCases.first(where: { !parameters.isValid($0) }) {
             throw FusedKernelsError.invalidArgument(argument: "parameters", reason: "\(section) section out of range: \(parameters)")
@@ -25,11 +26,12 @@ extension Engine {
                 throw FusedKernelsError.invalidArgument(argument: "parameters", reason:
                     "softmax work-group size \(groupSize) exceeds \(device.name)'s maximum \(device.maxWorkGroupSize)")
             }
-            if let matmul = parameters.matmul, matmul.workGroupSize > device.maxWorkGroupSize
-                || UInt64(matmul.localBytes) > device.localMemoryBytes {
-                throw FusedKernelsError.invalidArgument(argument: "parameters", reason:
-                    "matmul \(matmul) needs \(matmul.workGroupSize) items and \(matmul.localBytes) B of local memory; "
-                        + "\(device.name) has \(device.maxWorkGroupSize) and \(device.localMemoryBytes)")
+            if let matmul = parameters.matmul, let context {
+                // the tiles' kernel, built and checked against the device (KernelResources)
+                let plan = MatmulPlan(m: 1, n: 1, batch: 1, dtype: .float32, outputDType: .float32, parameters: matmul)
+                do { try prepare(plan, on: context) } catch {
+                    throw FusedKernelsError.invalidArgument(argument: "parameters", reason: "matmul \(matmul): \(error)")
+                }
             }
         }
         tuningLock.lock()

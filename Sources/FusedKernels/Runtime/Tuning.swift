@@ -63,7 +63,7 @@ public enum TuningSection: String, CaseIterable, Codable, Hashable, Sendable, Cu
         switch self {
         case .softmax: return sources.files(under: "softmax")
         case .topk: return sources.files(under: "topk")
-        case .matmul: return ["matmul/matmul.cl"]
+        case .matmul: return [MatmulKernels.matmul]
         }
     }
 }

@@ -7,7 +7,7 @@ import Foundation
 /// multi-query attention without copies). Storage fp32, fp16 or bf16; arithmetic fp32.
 ///
 /// Checking (`AttentionCall`) comes first; then the op runs on OpenCL
-/// (`AttentionKernels.swift`) or on the CPU path (`AttentionCPU.swift`).
+/// (`AttentionOpenCL.swift`, executing an `AttentionPlan`) or on the CPU path (`AttentionCPU.swift`).
 extension Engine {
     /// O `[B, Hq, Lq, D]` in Q's dtype and, for softmax, the log-sum-exp of each row
     /// `[B, Hq, Lq]` fp32 (the backward's input).

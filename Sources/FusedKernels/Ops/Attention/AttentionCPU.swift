@@ -205,7 +205,7 @@ private func keyGradientBlock(_ tiles: AttentionTiles, _ rowData: BackwardRows, 
     let (call, d, n) = (tiles.call, tiles.call.d, keys.count)
     let (p, ds) = allocateTiles()
     defer { p.deallocate(); ds.deallocate() }
-    for h in kvh * call.group ..< (kvh + 1) * call.group {
+    for h in kvh * call.headsPerKV ..< (kvh + 1) * call.headsPerKV {
         for rows in tiles.rowBlocks(keys: keys) {
             gradientTile(tiles, rowData, b, h, rows: rows, keys: keys, p: p, ds: ds)
             let first = tiles.queryHead(b, h) + rows.lowerBound * d

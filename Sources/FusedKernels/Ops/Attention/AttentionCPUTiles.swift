@@ -37,7 +37,7 @@ struct AttentionTiles {
     /// The first element of query head h's rows in a `[B, Hq, Lq, D]` tensor.
     func queryHead(_ b: Int, _ h: Int) -> Int { (b * call.heads + h) * call.lq * call.d }
     /// The first element of the keys (or values) query head h reads.
-    func keyHead(_ b: Int, _ h: Int) -> Int { (b * call.kvHeads + h / call.group) * call.lk * call.d }
+    func keyHead(_ b: Int, _ h: Int) -> Int { (b * call.kvHeads + h / call.headsPerKV) * call.lk * call.d }
 
     /// The blocks of query rows of a head.
     var rowBlocks: [Range<Int>] { blocks(0 ..< call.lq, by: Self.rowCount) }

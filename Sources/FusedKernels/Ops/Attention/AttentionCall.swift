@@ -28,7 +28,7 @@ struct AttentionCall {
     var heads: Int { query.shape[1] }
     var kvHeads: Int { key.shape[1] }
     /// Query heads per key/value head.
-    var group: Int { heads / kvHeads }
+    var headsPerKV: Int { heads / kvHeads }
     var lq: Int { query.shape[2] }
     var lk: Int { key.shape[2] }
     var d: Int { query.shape[3] }

@@ -8,7 +8,7 @@ import Foundation
 /// loss_i = LSE_i − (1 − ε)·z_i[t_i] − (ε/V)·Σ_j z_ij + λ·LSE_i², 0 when t_i = ignoreIndex.
 ///
 /// Checking (`CrossEntropyCall`) comes first; then the op runs on OpenCL
-/// (`CrossEntropyKernels.swift`) or on the CPU path (`CrossEntropyCPU.swift`). fp32, fp16
+/// (`CrossEntropyOpenCL.swift`, executing a `CrossEntropyPlan`) or on the CPU path (`CrossEntropyCPU.swift`). fp32, fp16
 /// and bf16 storage of E, C and the bias, arithmetic in fp32.
 extension Engine {
     /// The loss (`[1]`, or `[N]` for reduction `none`, fp32) and, when
@@ -34,9 +34,13 @@ extension Engine {
         defer { arena.close() }
         if !options.returnLogSumExp { arena.note(bytes: lse.storage.byteCount) }
         _ = try dispatch("linearCrossEntropy", openCL: { context in
+            let plan = crossEntropyPlan(call, loss: options.reduction == .none ? .perToken : .reduced, preset: preset,
+                                        on: context)
+            try prepare(plan, on: context)
             let stats = try arena.tensor(shape: [call.n, 4], dtype: .float32)
-            try encodeCrossEntropyStatistics(call, into: stats, arena: arena, preset: preset, on: context)
-            try encodeCrossEntropyLoss(call, statistics: stats, loss: loss, logSumExp: lse, arena: arena, on: context)
+            try encodeCrossEntropyStatistics(call, plan: plan, into: stats, arena: arena, on: context)
+            try encodeCrossEntropyLoss(call, plan: plan, statistics: stats, loss: loss, logSumExp: lse, arena: arena,
+                                       on: context)
         }, cpu: {
             let stats = try cpuCrossEntropyStatistics(call, arena: arena)
             let (losses, lses) = stats.losses(targets: call.targetValues, options: options)
@@ -58,8 +62,10 @@ extension Engine {
         let arena = ScratchArena(self)
         defer { arena.close() }
         return try dispatch("linearCrossEntropyStatistics", openCL: { context in
+            let plan = crossEntropyPlan(call, loss: .statisticsOnly, preset: preset, on: context)
+            try prepare(plan, on: context)
             let stats = try arena.tensor(shape: [call.n, 4], dtype: .float32)
-            try encodeCrossEntropyStatistics(call, into: stats, arena: arena, preset: preset, on: context)
+            try encodeCrossEntropyStatistics(call, plan: plan, into: stats, arena: arena, on: context)
             return CrossEntropyStatistics(interleaved: try stats.array(of: Float.self), vocabularySize: shard.size)
         }, cpu: {
             try cpuCrossEntropyStatistics(call, arena: arena)
@@ -89,17 +95,26 @@ extension Engine {
         let arena = ScratchArena(self)
         defer { arena.close() }
         _ = try dispatch("linearCrossEntropyBackward", openCL: { context in
+            // the forward (when the log-sum-exp is not given) and the backward, each kernel
+            // built and checked before anything is allocated
+            let forward = logSumExp == nil ? crossEntropyPlan(call, loss: .perToken, preset: preset, on: context) : nil
+            let backward = crossEntropyBackwardPlan(call, preset: preset, on: context)
+            if let forward { try prepare(forward, on: context) }
+            try prepare(backward, on: context)
             let lse: Tensor
             if let logSumExp {
                 lse = logSumExp
-            } else {
+            } else if let forward {
                 let stats = try arena.tensor(shape: [call.n, 4], dtype: .float32)
                 lse = try arena.tensor(shape: [call.n], dtype: .float32)
-                try encodeCrossEntropyStatistics(call, into: stats, arena: arena, preset: preset, on: context)
-                try encodeCrossEntropyLoss(call, statistics: stats, loss: nil, logSumExp: lse, arena: arena, on: context)
+                try encodeCrossEntropyStatistics(call, plan: forward, into: stats, arena: arena, on: context)
+                try encodeCrossEntropyLoss(call, plan: forward, statistics: stats, loss: nil, logSumExp: lse, arena: arena,
+                                           on: context)
+            } else {
+                throw FusedKernelsError.invalidArgument(argument: "logSumExp", reason: "neither given nor planned")
             }
-            try encodeCrossEntropyBackward(call, logSumExp: lse, weights: weights, into: gradients, arena: arena,
-                                           preset: preset, on: context)
+            try encodeCrossEntropyBackward(call, plan: backward, logSumExp: lse, weights: weights, into: gradients,
+                                           arena: arena, preset: preset, on: context)
         }, cpu: {
             let lse = try logSumExp?.array(of: Float.self)
                 ?? cpuCrossEntropyStatistics(call, arena: arena).losses(targets: call.targetValues, options: options).logSumExp

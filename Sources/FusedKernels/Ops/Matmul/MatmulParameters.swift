@@ -45,9 +45,6 @@ public struct MatmulParameters: Codable, Hashable, Sendable, CustomStringConvert
     /// Items cooperate (and stage tiles in __local memory) when a group has several.
     var workGroupSize: Int { mdimc * ndimc }
 
-    /// Bytes of __local memory a group uses (0 for the one-item design).
-    var localBytes: Int { workGroupSize > 1 ? kwg * (mwg + nwg) * 4 : 0 }
-
     /// The divisibility rules the kernel checks with #error, so that a bad set is a
     /// typed error here rather than a build failure.
     public var isValid: Bool {
