@@ -74,6 +74,7 @@ compare: host-bench
 	  $(if $(TORCH_PYTHON),--torch-python $(TORCH_PYTHON)) $(COMPARE_FLAGS)
 
 test: icd
+	python3 .ci/check-doc-references   # README, DESIGN.md, NOTES: every path and symbol exists
 	rm -f $(OCLGRIND_LOG_FILE)
 	export FUSED_KERNELS_CACHE_DIR=$(CURDIR)/.build/test-cache
 	# kernel-bench run's round trip writes and reads .npy files with NumPy: it must run.
