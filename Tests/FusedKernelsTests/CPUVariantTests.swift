@@ -3,7 +3,7 @@ import Testing
 @testable import FusedKernels
 
 /// Each forward algorithm of the CPU path (`SoftmaxOptions.variant`) against the naive
-/// Double softmax, as tightly as the reference itself (ReferenceTests): relative 1e-6,
+/// Double softmax, as tightly as the reference itself (CPUPathTests): relative 1e-6,
 /// absolute 5e-7. Outputs are poisoned first, so an unwritten element fails.
 @Suite struct CPUVariantTests {
     static let kinds = [SoftmaxKind.softmax, .logSoftmax]
@@ -37,8 +37,8 @@ import Testing
     func oddSizesAndMasks(rows: Int, cols: Int) throws {
         let shape = Shape(rows: rows, cols: cols)
         let x = randomValues(shape.count, seed: UInt64(rows * cols))
-        for mask in ParityTests.MaskCase.allCases {
-            try Self.checkVariants(x, shape, ParityTests.options(mask, shape, seed: UInt64(cols)), "\(mask)")
+        for mask in SoftmaxTests.MaskCase.allCases {
+            try Self.checkVariants(x, shape, SoftmaxTests.options(mask, shape, seed: UInt64(cols)), "\(mask)")
         }
     }
 

@@ -11,8 +11,11 @@ public enum KernelPreset: String, Sendable, CaseIterable {
     /// rows per work-item (the softmax family and top-k). `gpu`: 16 × 16 cooperating
     /// work-items with `__local` tiles (``MatmulParameters/gpu``), or a work-group per
     /// row (the softmax family and top-k, ``SoftmaxTuning/gpuWorkGroupSize``). Ignored on
-    /// the CPU path; tiles that exceed the device's work-group size or local memory throw
-    /// ``FusedKernelsError/invalidArgument(argument:reason:)`` for `preset`.
+    /// the CPU path. A kernel whose work-group or `__local` memory exceeds what the built
+    /// kernel may use on the device (`CL_KERNEL_WORK_GROUP_SIZE`, `CL_KERNEL_LOCAL_MEM_SIZE`
+    /// against the device's local memory) throws
+    /// ``FusedKernelsError/invalidArgument(argument:reason:)`` for `preset`, before the op
+    /// allocates or launches anything.
     case auto, cpu, gpu
 
 }

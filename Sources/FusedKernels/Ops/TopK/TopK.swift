@@ -47,14 +47,7 @@ extension Engine {
         _ = try dispatch(softmax ? "softmaxTopK" : "topK", openCL: { context in
             try encodeTopK(call, into: result, on: context)
         }, cpu: {
-            let shape = call.shape
-            var values = [Float](repeating: 0, count: shape.rows * k)
-            var indices = [Int32](repeating: 0, count: shape.rows * k)
-            try x.withHostFloats { x in
-                TopKRowsCPU.topK(x, shape: shape, k: k, scale: scale, softmax: softmax, values: &values, indices: &indices)
-            }
-            try result.values.store(values)
-            try result.indices.storeElements(indices)
+            try cpuTopK(call, into: result)
         })
         return result
     }

@@ -5,7 +5,7 @@ import Foundation
 /// e^(z−m)/d (statistics from `SoftmaxRowsCPU`, exponentials in Double). A row
 /// holding NaN (or +inf) gives NaN values and index −1; an all −inf row gives 0 at
 /// indices 0..<k.
-enum TopKRowsCPU {
+enum TopKCPU {
     static func topK(_ x: UnsafePointer<Float>, shape: Shape, k: Int, scale: Float, softmax: Bool,
                      values: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
         let (rows, cols) = (shape.rows, shape.cols)
@@ -56,5 +56,19 @@ enum TopKRowsCPU {
                 }
             }
         }
+    }
+}
+
+extension Engine {
+    /// `call` on the CPU path: x's rows as dense fp32, the values stored in x's dtype.
+    func cpuTopK(_ call: TopKCall, into result: TopK) throws {
+        let (shape, k) = (call.shape, call.k)
+        var values = [Float](repeating: 0, count: shape.rows * k)
+        var indices = [Int32](repeating: 0, count: shape.rows * k)
+        try call.x.withHostFloats { x in
+            TopKCPU.topK(x, shape: shape, k: k, scale: call.scale, softmax: call.softmax, values: &values, indices: &indices)
+        }
+        try result.values.store(values)
+        try result.indices.storeElements(indices)
     }
 }

@@ -4,7 +4,7 @@ import Testing
 
 /// Every backend (the CPU path and each OpenCL device) against the naive Double
 /// reference, over odd sizes that straddle the kernels' vector width, with masks.
-@Suite struct ParityTests {
+@Suite struct SoftmaxTests {
     /// Columns around the 16-wide vectors and the blocking of the kernels.
     static let cols = [1, 3, 15, 16, 17, 33, 255, 256, 257, 1000, 4097]
     static let rows = [1, 3, 7]

@@ -2,9 +2,9 @@ import Foundation
 import Testing
 @testable import FusedKernels
 
-/// The CPU SIMD path is the reference: it must itself agree with the naive Double
+/// The CPU path is what every device is checked against: it must itself agree with the naive Double
 /// implementation, more tightly than the kernels are required to.
-@Suite struct ReferenceTests {
+@Suite struct CPUPathTests {
     @Test func vectorExpMatchesDoubleExp() {
         let xs = randomValues(100_000, seed: 1, in: -87 ... 88)
         var worst = 0.0
