@@ -123,7 +123,7 @@ void attn_backward_query(__global const fk_store_t *q, long q_offset, long q_sb,
         if (r < MWG) z[r] = scale;
     }
     GEMM_BARRIER();
-    attn_acc_store(acc, z, dq + dq_offset + b * dq_sb + h * dq_sh + i0 * dq_sl, dq_sl, dq_sd, mv, d);
+    gemm_store(acc, ATT_LDR, dq + dq_offset + b * dq_sb + h * dq_sh + i0 * dq_sl, dq_sl, dq_sd, mv, d, 1.0f, z, 0.0f);
 }
 
 __kernel __attribute__((reqd_work_group_size(NDIMC, MDIMC, 1)))
@@ -197,6 +197,6 @@ void attn_backward_kv(__global const fk_store_t *q, long q_offset, long q_sb, lo
         if (r < MWG) z[r] = scale;
     }
     GEMM_BARRIER();
-    attn_acc_store(acc_k, z, dk + dk_offset + b * dk_sb + hk * dk_sh + j0 * dk_sl, dk_sl, dk_sd, mv, d);
-    attn_acc_store(acc_v, 0, dv + dv_offset + b * dv_sb + hk * dv_sh + j0 * dv_sl, dv_sl, dv_sd, mv, d);
+    gemm_store(acc_k, ATT_LDR, dk + dk_offset + b * dk_sb + hk * dk_sh + j0 * dk_sl, dk_sl, dk_sd, mv, d, 1.0f, z, 0.0f);
+    gemm_store(acc_v, ATT_LDR, dv + dv_offset + b * dv_sb + hk * dv_sh + j0 * dv_sl, dv_sl, dv_sd, mv, d, 1.0f, 0, 0.0f);
 }

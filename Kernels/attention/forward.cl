@@ -132,8 +132,8 @@ void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q
         lse[lse_offset + b * lse_sb + h * lse_sh + (i0 + r) * lse_sl] = l[t] == 0.0f ? -INFINITY : m[t] + log(l[t]);
     }
     GEMM_BARRIER();
-    attn_acc_store(acc, row_f, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d);
+    gemm_store(acc, ATT_LDR, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d, 1.0f, row_f, 0.0f);
 #else
-    attn_acc_store(acc, 0, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d);
+    gemm_store(acc, ATT_LDR, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d, 1.0f, 0, 0.0f);
 #endif
 }
