@@ -31,13 +31,13 @@ void softmax_online(__global const fk_store_t *x, __global sm_out_t *y,
     const size_t n = (size_t)cols;
     if (r0 >= r1) return;
 
-#if OUTPUT_MODE >= 2
+#if OUTPUT_MODE >= FK_OUTPUT_LSE
     (void)row_factor;
     for (int row = r0; row < r1; ++row) {
         float M, D;
         sm_stats(SM_ROW(row), 0, n, scale, &M, &D);
         __global sm_out_t *yr = SM_YROW(row);
-#if OUTPUT_MODE == 2
+#if OUTPUT_MODE == FK_OUTPUT_LSE
         FK_SSTORE1(M + sm_log_d(D), yr);   // D is R; M = -inf -> -inf + log1p(-1) = -inf
 #else
         yr[0] = M;

@@ -51,7 +51,7 @@ void softmax_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
     __global const float *row_factor)
 {
     const size_t g = get_global_id(0);
-#if OUTPUT_MODE <= 1
+#if OUTPUT_MODE <= FK_OUTPUT_LOG_SOFTMAX
     if (g >= (size_t)rows * (size_t)shards) return;
     const int row = (int)(g / (size_t)shards);
 #else
@@ -68,11 +68,11 @@ void softmax_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
     for (int s = 0; s < shards; ++s) fk_online_merge(&M, &D, pairs[2 * s], pairs[2 * s + 1]);
 #endif
     __global sm_out_t *yr = SM_YROW(row);
-#if OUTPUT_MODE >= 2
+#if OUTPUT_MODE >= FK_OUTPUT_LSE
     (void)x; (void)add_mask; (void)bool_mask; (void)cols; (void)x_offset; (void)x_row_stride;
     (void)add_mask_offset; (void)add_mask_row_stride; (void)bool_mask_offset;
     (void)bool_mask_row_stride; (void)scale; (void)shard_cols; (void)row_factor;
-#if OUTPUT_MODE == 2
+#if OUTPUT_MODE == FK_OUTPUT_LSE
     FK_SSTORE1(M + sm_log_d(D), yr);
 #else
     yr[0] = M;

@@ -12,7 +12,7 @@
 // 3 reads + 1 write per element instead of the online normalizer's 2 + 1.
 #include "softmax/row.h"
 
-#if OUTPUT_MODE > 1
+#if OUTPUT_MODE > FK_OUTPUT_LOG_SOFTMAX
 #error "softmax_three_pass: OUTPUT_MODE 0 or 1 (log-sum-exp and statistics: online.cl)"
 #endif
 
@@ -42,7 +42,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     for (; c < nv; c += 16) fk_kahan16(&d, &dc, fk_expneg16(sm_z16(r, c, scale) - ms, 1.0f));
     float D = fk_hsum16(d - dc);
     for (; c < n; ++c) D += fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
-#if OUTPUT_MODE == 1
+#if OUTPUT_MODE == FK_OUTPUT_LOG_SOFTMAX
     // R = D - 1; a peaked row (D ~ 1) sums R again without the max's unit
     // (row.h, sm_rest: one more read, for such rows only)
     const float R = (D < SM_PEAKED_D && M > -INFINITY) ? sm_rest(r, 0, n, scale, M) : D - 1.0f;
