@@ -15,7 +15,7 @@
 // attn_backward_kv. LAUNCH RULE (3-D NDRange):
 //   global = (ceil(lk/MWG)*NDIMC, kv_heads*MDIMC, batch)   local = (NDIMC, MDIMC, 1)
 //   group (t, hk, b): key rows [t*MWG, t*MWG + MWG) of key/value head hk.
-//   For its query heads hk*group .. in order, and their query tiles of NWG
+//   For its query heads hk*heads_per_kv .. in order, and their query tiles of NWG
 //   rows in the band in order: z = K·Qᵀ → Pᵀ, accV += Pᵀ·dO, z2 = V·dOᵀ →
 //   dSᵀ, accK += dSᵀ·Q; dK = scale·accK, dV = accV.
 #include "attention/tiles.h"
@@ -70,7 +70,7 @@ void attn_backward_query(__global const fk_store_t *q, long q_offset, long q_sb,
                          __global const float *add, long add_offset, long add_sb, long add_sh, long add_si, long add_sj, int has_add,
                          __global const uchar *keep, long keep_offset, long keep_sb, long keep_sh, long keep_si, long keep_sj,
                          int has_keep, __global const float *slopes, int has_alibi,
-                         int heads, int lq, int lk, int d, int group, float scale, float sig_bias, int left, int right)
+                         int heads, int lq, int lk, int d, int heads_per_kv, float scale, float sig_bias, int left, int right)
 {
     GEMM_TS float at[KWG * MWG] __attribute__((aligned(64)));
     GEMM_TS float bt[ATT_KV_TILE] __attribute__((aligned(64)));
@@ -78,7 +78,7 @@ void attn_backward_query(__global const fk_store_t *q, long q_offset, long q_sb,
     GEMM_TS float z2[MWG * NWG] __attribute__((aligned(64)));
 
     const int i0 = (int)get_group_id(0) * MWG, h = (int)get_group_id(1), b = (int)get_group_id(2);
-    const int hk = h / group, mv = min(MWG, lq - i0), lid = attn_lid(), shift = lk - lq;
+    const int hk = h / heads_per_kv, mv = min(MWG, lq - i0), lid = attn_lid(), shift = lk - lq;
     const attn_mask_t mk = ATT_MASK_OF(b, h);
     __global const fk_store_t *qh = q + q_offset + b * q_sb + h * q_sh + i0 * q_sl;
     __global const fk_store_t *gh = dout + dout_offset + b * dout_sb + h * dout_sh + i0 * dout_sl;
@@ -137,7 +137,7 @@ void attn_backward_kv(__global const fk_store_t *q, long q_offset, long q_sb, lo
                       __global const float *add, long add_offset, long add_sb, long add_sh, long add_si, long add_sj, int has_add,
                       __global const uchar *keep, long keep_offset, long keep_sb, long keep_sh, long keep_si, long keep_sj,
                       int has_keep, __global const float *slopes, int has_alibi,
-                      int heads, int lq, int lk, int d, int group, float scale, float sig_bias, int left, int right)
+                      int heads, int lq, int lk, int d, int heads_per_kv, float scale, float sig_bias, int left, int right)
 {
     GEMM_TS float at[KWG * MWG] __attribute__((aligned(64)));
     GEMM_TS float bt[ATT_KV_TILE] __attribute__((aligned(64)));
@@ -155,7 +155,7 @@ void attn_backward_kv(__global const fk_store_t *q, long q_offset, long q_sb, lo
     gemm_vec_t acc_k[ATT_ACC_N], acc_v[ATT_ACC_N];
     attn_acc_zero(acc_k);
     attn_acc_zero(acc_v);
-    for (int h = hk * group; h < (hk + 1) * group; ++h) {
+    for (int h = hk * heads_per_kv; h < (hk + 1) * heads_per_kv; ++h) {
         const attn_mask_t mk = ATT_MASK_OF(b, h);
         __global const fk_store_t *qh = q + q_offset + b * q_sb + h * q_sh;
         __global const fk_store_t *gh = dout + dout_offset + b * dout_sb + h * dout_sh;
