@@ -108,10 +108,8 @@ public final class Engine: @unchecked Sendable {
         let source = try loadSource(spec.file)
         try context.serialized {
             let kernel = try context.kernel(spec, source: source)
-            guard let signature = source.signatures[spec.entry] else {
-                throw FusedKernelsError.invalidKernelArguments(kernel: spec.entry, reason: "not declared in \(spec.file)")
-            }
-            try kernel.bind(arguments, signature: signature)
+            try kernel.resources.check(grid, spec: spec, device: context.device)
+            try kernel.bind(arguments, signature: kernel.signature)
             record(try context.enqueue(kernel, grid), spec)
         }
     }

@@ -39,7 +39,7 @@ import Testing
             var y = [Float](repeating: poison, count: kind == .logSumExp ? rows : shape.count)
             x.withUnsafeBufferPointer { x in
                 options.additiveMask!.withUnsafeBufferPointer { add in
-                    SoftmaxReference.forward(x.baseAddress!, &y, shape: shape, kind: kind, scale: options.scale,
+                    SoftmaxRowsCPU.forward(x.baseAddress!, &y, shape: shape, kind: kind, scale: options.scale,
                                              masks: .init(additive: add.baseAddress, additiveStride: 0,
                                                           keep: nil, keepStride: 0))
                 }
@@ -57,7 +57,7 @@ import Testing
             let dy = randomValues(shape.count, seed: UInt64(seed + 30), in: -1 ... 1)
             let y = NaiveSoftmax.forward(x, shape: shape, kind: kind).map(Float.init)
             var dx = [Float](repeating: poison, count: shape.count)
-            SoftmaxReference.backward(y, dy, &dx, shape: shape, kind: kind, scale: 1.5)
+            SoftmaxRowsCPU.backward(y, dy, &dx, shape: shape, kind: kind, scale: 1.5)
             expectClose(dx, NaiveSoftmax.backward(y: y, dy: dy, shape: shape, kind: kind, scale: 1.5),
                         rtol: 1e-6, atol: 1e-6, "\(kind) backward \(shape)")
         }

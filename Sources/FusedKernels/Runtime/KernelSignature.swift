@@ -1,5 +1,10 @@
-/// The parameter list of a `__kernel` function, read from its source so that the host
-/// binds arguments by name and checks each one's kind, never by counted positions.
+import COpenCL
+
+/// The parameter list of a `__kernel` function, so that the host binds arguments by name
+/// and checks each one's kind, never by counted positions. Read from the built kernel
+/// (`clGetKernelArgInfo`; programs are built with `-cl-kernel-arg-info`), or, where the
+/// driver keeps no argument info (a program loaded from a binary may lack it), parsed
+/// from the kernel's source with its object-like macros expanded.
 struct KernelSignature: Equatable, Sendable {
     enum Kind: Equatable, Sendable {
         /// A `__global` or `__constant` pointer: a buffer (or NULL).
@@ -15,12 +20,58 @@ struct KernelSignature: Equatable, Sendable {
         let kind: Kind
     }
 
+    /// Where a signature was read from.
+    enum Origin: Equatable, Sendable {
+        /// `clGetKernelArgInfo` on the built kernel.
+        case builtKernel
+        /// The kernel's source text (the fallback).
+        case source
+    }
+
     let entry: String
     let parameters: [Parameter]
+    var origin: Origin = .source
 
-    /// Every kernel declared in `source` (comments ignored), by entry-point name.
+    /// The signature the built `kernel` reports, or nil when the driver has no argument
+    /// info for it (`CL_KERNEL_ARG_INFO_NOT_AVAILABLE`, or any failed query).
+    static func of(builtKernel kernel: cl_kernel, entry: String) -> KernelSignature? {
+        var count: cl_uint = 0
+        guard clGetKernelInfo(kernel, cl_kernel_info(CL_KERNEL_NUM_ARGS), MemoryLayout<cl_uint>.size, &count, nil)
+            == CL_SUCCESS else { return nil }
+        var parameters: [Parameter] = []
+        for index in 0 ..< count {
+            var address: cl_kernel_arg_address_qualifier = 0
+            guard clGetKernelArgInfo(kernel, index, cl_kernel_arg_info(CL_KERNEL_ARG_ADDRESS_QUALIFIER),
+                                     MemoryLayout.size(ofValue: address), &address, nil) == CL_SUCCESS,
+                  let name = argumentText(kernel, index, CL_KERNEL_ARG_NAME),
+                  let type = argumentText(kernel, index, CL_KERNEL_ARG_TYPE_NAME) else { return nil }
+            let kind: Kind
+            switch Int32(address) {
+            case CL_KERNEL_ARG_ADDRESS_LOCAL: kind = .local
+            case CL_KERNEL_ARG_ADDRESS_GLOBAL, CL_KERNEL_ARG_ADDRESS_CONSTANT: kind = .buffer
+            default: kind = type.hasSuffix("*") ? .buffer : .scalar(type)
+            }
+            parameters.append(Parameter(name: name, kind: kind))
+        }
+        return KernelSignature(entry: entry, parameters: parameters, origin: .builtKernel)
+    }
+
+    private static func argumentText(_ kernel: cl_kernel, _ index: cl_uint, _ info: Int32) -> String? {
+        var size = 0
+        guard clGetKernelArgInfo(kernel, index, cl_kernel_arg_info(info), 0, nil, &size) == CL_SUCCESS, size > 0
+        else { return nil }
+        var bytes = [CChar](repeating: 0, count: size + 1)
+        guard clGetKernelArgInfo(kernel, index, cl_kernel_arg_info(info), size, &bytes, nil) == CL_SUCCESS else {
+            return nil
+        }
+        let text = String(decoding: bytes.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        return text.isEmpty ? nil : text
+    }
+
+    /// Every kernel declared in `source` (comments ignored, object-like macros in the
+    /// parameter lists expanded), by entry-point name.
     static func all(in source: String) -> [String: KernelSignature] {
-        let text = withoutComments(source)
+        let text = ObjectMacros.expand(withoutComments(source))
         var result: [String: KernelSignature] = [:]
         var rest = Substring(text)
         while let marker = rest.range(of: "__kernel") {
@@ -105,5 +156,51 @@ struct KernelSignature: Equatable, Sendable {
             }
         }
         return out
+    }
+}
+
+/// Object-like `#define NAME text` macros (continuation lines joined), expanded wherever
+/// their name stands as a whole word, so that a parameter list written once as a macro
+/// parses like one written out. Function-like macros and conditionals are left alone:
+/// kernel parameter lists use neither.
+enum ObjectMacros {
+    static func expand(_ text: String) -> String {
+        var macros: [String: String] = [:]
+        var body: [String] = []
+        var lines = text.components(separatedBy: "\n")[...]
+        while let line = lines.popFirst() {
+            var logical = line
+            while logical.hasSuffix("\\"), let next = lines.popFirst() { logical = String(logical.dropLast()) + " " + next }
+            let trimmed = logical.trimmingCharacters(in: .whitespaces)
+            if trimmed.hasPrefix("#") {
+                let words = trimmed.dropFirst().split(separator: " ", maxSplits: 2, omittingEmptySubsequences: true)
+                if words.count >= 2, words[0] == "define", !words[1].contains("(") {
+                    macros[String(words[1])] = words.count > 2 ? String(words[2]) : ""
+                }
+                body.append("")
+            } else {
+                body.append(logical)
+            }
+        }
+        guard !macros.isEmpty else { return body.joined(separator: "\n") }
+        return body.map { substitute($0, macros, depth: 8) }.joined(separator: "\n")
+    }
+
+    private static func substitute(_ line: String, _ macros: [String: String], depth: Int) -> String {
+        var out = ""
+        var word = ""
+        var changed = false
+        func flush() {
+            if let replacement = macros[word] { out += replacement; changed = true } else { out += word }
+            word = ""
+        }
+        for character in line {
+            if character.isLetter || character.isNumber || character == "_" { word.append(character) } else {
+                flush()
+                out.append(character)
+            }
+        }
+        flush()
+        return changed && depth > 0 ? substitute(out, macros, depth: depth - 1) : out
     }
 }

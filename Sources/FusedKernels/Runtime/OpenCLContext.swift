@@ -102,7 +102,10 @@ final class OpenCLContext: @unchecked Sendable {
         if let kernel = kernels[spec] { return kernel }
         let program = try programs.program(source, options: spec.buildOptions + device.requiredBuildOptions,
                                            context: context)
-        let kernel = try CLKernel(program: program, name: spec.entry)
+        guard let kernel = try CLKernel(program: program, name: spec.entry, fallback: source.signatures[spec.entry],
+                                        device: device) else {
+            throw FusedKernelsError.invalidKernelArguments(kernel: spec.entry, reason: "not declared in \(spec.file)")
+        }
         kernels[spec] = kernel
         return kernel
     }
@@ -192,18 +195,35 @@ final class CLBuffer: @unchecked Sendable {
 }
 
 /// A kernel object, pooled per spec by its context (arguments are bound under the
-/// device lock: clSetKernelArg is not thread-safe).
+/// device lock: clSetKernelArg is not thread-safe), with its parameter list and what it
+/// needs of the device, both read from the built kernel.
 final class CLKernel {
     let kernel: cl_kernel
     let name: String
+    let signature: KernelSignature
+    let resources: KernelResources
 
-    init(program: cl_program, name: String) throws {
+    /// nil when the program has no kernel `name` (and `fallback`, the source's signature,
+    /// is nil too, so the source does not declare it either).
+    init?(program: cl_program, name: String, fallback: KernelSignature?, device: OpenCLDevice) throws {
         var status: cl_int = 0
         guard let kernel = clCreateKernel(program, name, &status) else {
+            if status == CL_INVALID_KERNEL_NAME && fallback == nil { return nil }
             throw CLError(status: status, call: "clCreateKernel(\(name))")
+        }
+        guard let signature = KernelSignature.of(builtKernel: kernel, entry: name) ?? fallback else {
+            clReleaseKernel(kernel)
+            return nil
+        }
+        do {
+            resources = try KernelResources(kernel, device: device)
+        } catch {
+            clReleaseKernel(kernel)
+            throw error
         }
         self.kernel = kernel
         self.name = name
+        self.signature = signature
     }
 
     deinit { clReleaseKernel(kernel) }

@@ -26,7 +26,9 @@ final class ProgramCache: @unchecked Sendable {
 
     /// Returns the program for `source` built with `options`, building it at most once.
     func program(_ source: KernelSource, options: [String], context: cl_context) throws -> cl_program {
-        let optionString = (["-cl-std=CL1.2"] + options).joined(separator: " ")
+        // Argument info (names, types, address spaces) lets the host bind by name from the
+        // built kernel (KernelSignature).
+        let optionString = (["-cl-std=CL1.2", "-cl-kernel-arg-info"] + options).joined(separator: " ")
         let key = [device.name, device.platformName, device.driverVersion, source.hash, optionString]
             .joined(separator: "\u{1F}")
         lock.lock()

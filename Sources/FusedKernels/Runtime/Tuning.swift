@@ -48,7 +48,7 @@ public enum TuningSection: String, CaseIterable, Codable, Hashable, Sendable, Cu
     /// version is ignored. Bump it when a section's parameters change meaning.
     public var format: Int {
         switch self {
-        case .softmax: return 2
+        case .softmax: return 3
         case .topk: return 2
         case .matmul: return 1
         }
@@ -83,9 +83,12 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
     /// The forward algorithm `auto` runs on long rows (more than ``longRowColumns``);
     /// nil: `online`. Never `twoPass` or `split`, as for ``shortRowsVariant``.
     public var longRowsVariant: SoftmaxVariant?
-    /// Work-items per compute unit a launch aims for (softmax and top-k): with fewer
-    /// rows, rows per item shrink and then rows are split into column shards (`split`).
+    /// Work-items per compute unit a CPU-preset launch aims for (softmax and top-k): with
+    /// fewer rows, rows per item shrink and then rows are split into column shards (`split`).
     public var itemsPerComputeUnit: Int
+    /// Work-groups per compute unit a GPU-preset launch aims for (softmax and top-k): with
+    /// fewer rows, long rows are cut into column shards of a group each.
+    public var gpuGroupsPerComputeUnit: Int
     /// `auto` splits a row only into shards of at least this many columns.
     public var minimumShardColumns: Int
     /// Work-items per work-group of the GPU preset (a power of two, 64...1024; the
@@ -101,11 +104,14 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
 
     /// The softmax section. In range: valid launch parameters, variants `online`, `block`
     /// or `threePass` (or nil), `itemsPerComputeUnit` 1...64, `minimumShardColumns`
-    /// 16...2²⁴ and `gpuWorkGroupSize` a power of two in 64...1024.
+    /// 16...2²⁴, `gpuWorkGroupSize` a power of two in 64...1024 and
+    /// `gpuGroupsPerComputeUnit` 1...64.
     public init(shortRows: SoftmaxLaunchParameters, longRows: SoftmaxLaunchParameters,
                 shortRowsVariant: SoftmaxVariant? = nil, longRowsVariant: SoftmaxVariant? = nil,
-                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384, gpuWorkGroupSize: Int = 256) {
+                itemsPerComputeUnit: Int = 4, minimumShardColumns: Int = 16384, gpuWorkGroupSize: Int = 256,
+                gpuGroupsPerComputeUnit: Int = 4) {
         self.gpuWorkGroupSize = gpuWorkGroupSize
+        self.gpuGroupsPerComputeUnit = gpuGroupsPerComputeUnit
         self.shortRows = shortRows
         self.longRows = longRows
         self.shortRowsVariant = shortRowsVariant
@@ -119,7 +125,7 @@ public struct SoftmaxTuning: Codable, Hashable, Sendable {
         return shortRows.isValid && longRows.isValid
             && [shortRowsVariant, longRowsVariant].allSatisfy { $0.map(automatic.contains) ?? true }
             && (1 ... 64).contains(itemsPerComputeUnit) && (16 ... 1 << 24).contains(minimumShardColumns)
-            && isGPUWorkGroupSize(gpuWorkGroupSize)
+            && isGPUWorkGroupSize(gpuWorkGroupSize) && (1 ... 64).contains(gpuGroupsPerComputeUnit)
     }
 }
 

@@ -57,20 +57,24 @@ extension Engine {
     /// Per-row (max, sum) of z = scale·x + mask over x's last axis, in one read of x;
     /// one pair per row (x's leading axes flattened), returned to the host.
     public func normalizer(_ x: Tensor, options: SoftmaxOptions = SoftmaxOptions()) throws -> NormalizerStatistics {
-        let call = try SoftmaxCall(x, kind: nil, options: options, engine: self)
-        let rows = call.shape.rows
+        let call = try NormalizerCall(statisticsOf: x, options: options, engine: self)
+        let rows = call.softmax.shape.rows
         return try dispatch("normalizer", openCL: { context in
+            let plan = normalizerPlan(call, on: context)
+            try prepare(plan, on: context)
             let output = try context.makeBuffer(bytes: rows * 2 * MemoryLayout<Float>.size)
-            try encodeSoftmaxForward(call, into: KernelRows(buffer: output, layout: RowLayout(rows: rows, cols: 2, offset: 0,
-                                                                                             rowStride: 2)), on: context)
+            try encodeSoftmaxForward(call.softmax, plan: plan.softmax,
+                                     into: KernelRows(buffer: output, layout: RowLayout(rows: rows, cols: 2, offset: 0,
+                                                                                        rowStride: 2)), on: context)
             let pairs: [Float] = try wrapCL { try output.readArray(count: rows * 2) }
             return NormalizerStatistics(max: stride(from: 0, to: pairs.count, by: 2).map { pairs[$0] },
                                         sum: stride(from: 1, to: pairs.count, by: 2).map { pairs[$0] })
         }, cpu: {
             var (m, d) = ([Float](repeating: 0, count: rows), [Float](repeating: 0, count: rows))
             try x.withHostFloats { x in
-                try withHostMasks(call) { masks in
-                    SoftmaxReference.statistics(x, max: &m, sum: &d, shape: call.shape, scale: options.scale, masks: masks)
+                try withHostMasks(call.softmax) { masks in
+                    SoftmaxRowsCPU.statistics(x, max: &m, sum: &d, shape: call.softmax.shape, scale: options.scale,
+                                              masks: masks)
                 }
             }
             return NormalizerStatistics(max: m, sum: d)
@@ -82,23 +86,18 @@ extension Engine {
     /// OpenCL this is one fused softmax pass with the per-row factor applied.
     public func logSumExpBackward(_ x: Tensor, gradient dlse: Tensor,
                                   options: SoftmaxOptions = SoftmaxOptions()) throws -> Tensor {
-        let call = try SoftmaxCall(x, kind: .softmax, options: options, engine: self)
-        try checkOwner(dlse, "gradient")
-        guard dlse.shape == SoftmaxKind.logSumExp.outputShape(x.shape) else {
-            throw FusedKernelsError.shapeMismatch(argument: "gradient", expected: SoftmaxKind.logSumExp.outputShape(x.shape),
-                                                  actual: dlse.shape)
-        }
-        guard dlse.dtype == .float32 else {
-            throw FusedKernelsError.dtypeMismatch(argument: "gradient", expected: .float32, actual: dlse.dtype)
-        }
+        let call = try NormalizerCall(logSumExpBackwardOf: x, gradient: dlse, options: options, engine: self)
         let factors = try dlse.array(of: Float.self).map { $0 * options.scale }
         let dx = try empty(shape: x.shape, dtype: x.dtype)
         _ = try dispatch("logSumExpBackward", openCL: { context in
+            let plan = normalizerPlan(call, on: context)
+            try prepare(plan, on: context)
             let factorBuffer = try factors.withUnsafeBufferPointer { try context.makeBuffer($0) }
-            try encodeSoftmaxForward(call, into: try outputRows(dx), rowFactor: factorBuffer, on: context)
+            try encodeSoftmaxForward(call.softmax, plan: plan.softmax, into: try outputRows(dx), rowFactor: factorBuffer,
+                                     on: context)
         }, cpu: {
-            try cpuSoftmaxForward(call, into: dx)
-            let shape = call.shape
+            try cpuSoftmaxForward(call.softmax, kind: .softmax, into: dx)
+            let shape = call.softmax.shape
             var values = try dx.floatElements()
             for row in 0 ..< shape.rows {
                 for col in 0 ..< shape.cols { values[row * shape.cols + col] *= factors[row] }
@@ -106,5 +105,10 @@ extension Engine {
             try dx.store(values)
         })
         return dx
+    }
+
+    func normalizerPlan(_ call: NormalizerCall, on context: OpenCLContext) -> NormalizerPlan {
+        NormalizerPlan(call, device: context.device, tuning: tuning,
+                       gpu: usesGPUShape(call.softmax.options.preset, on: context.device))
     }
 }

@@ -18,9 +18,9 @@ extension Engine {
     ///   broadcast to x's shape; ``FusedKernelsError/openCL(_:)`` when an OpenCL call fails.
     public func softmax(_ x: Tensor, kind: SoftmaxKind = .softmax,
                         options: SoftmaxOptions = SoftmaxOptions()) throws -> Tensor {
-        let call = try SoftmaxCall(x, kind: kind, options: options, engine: self)
+        let call = try SoftmaxCall(x, output: SoftmaxOutput(kind), options: options, engine: self)
         let y = try empty(shape: kind.outputShape(x.shape), dtype: x.dtype)
-        try runSoftmax(call, into: y)
+        try runSoftmax(call, kind: kind, into: y)
         return y
     }
 
@@ -30,18 +30,18 @@ extension Engine {
     @discardableResult
     public func softmax(_ x: Tensor, into y: Tensor, kind: SoftmaxKind = .softmax,
                         options: SoftmaxOptions = SoftmaxOptions()) throws -> Backend {
-        let call = try SoftmaxCall(x, kind: kind, options: options, engine: self)
+        let call = try SoftmaxCall(x, output: SoftmaxOutput(kind), options: options, engine: self)
         try checkOutput(y, "y", shape: kind.outputShape(x.shape), dtype: x.dtype,
                         inputs: [x, options.additiveMask, options.keepMask])
-        return try runSoftmax(call, into: y)
+        return try runSoftmax(call, kind: kind, into: y)
     }
 
     @discardableResult
-    func runSoftmax(_ call: SoftmaxCall, into y: Tensor) throws -> Backend {
+    func runSoftmax(_ call: SoftmaxCall, kind: SoftmaxKind, into y: Tensor) throws -> Backend {
         try dispatch("softmax", openCL: { context in
-            try encodeSoftmaxForward(call, into: try outputRows(y), on: context)
+            try encodeSoftmaxForward(call, plan: softmaxPlan(call, on: context), into: try outputRows(y), on: context)
         }, cpu: {
-            try cpuSoftmaxForward(call, into: y)
+            try cpuSoftmaxForward(call, kind: kind, into: y)
         }).1
     }
 
@@ -99,20 +99,19 @@ extension Engine {
 /// A checked softmax-family forward: x, and each mask as a view broadcast to x's shape.
 struct SoftmaxCall {
     let x: Tensor
-    /// `nil`: the normalizer statistics (one (m, d) pair per row).
-    let kind: SoftmaxKind?
+    let output: SoftmaxOutput
     let options: SoftmaxOptions
     let additive: Tensor?
     let keep: Tensor?
     let shape: Shape
 
-    init(_ x: Tensor, kind: SoftmaxKind?, options: SoftmaxOptions, engine: Engine) throws {
+    init(_ x: Tensor, output: SoftmaxOutput, options: SoftmaxOptions, engine: Engine) throws {
         try engine.checkFloatingInput(x, "x")
         try engine.checkFinite(options.scale, "scale")
         additive = try engine.broadcastMask(options.additiveMask, "additiveMask", dtype: .float32, to: x.shape)
         keep = try engine.broadcastMask(options.keepMask, "keepMask", dtype: .bool, to: x.shape)
         self.x = x
-        self.kind = kind
+        self.output = output
         self.options = options
         shape = Shape(rows: x.count / x.shape[x.rank - 1], cols: x.shape[x.rank - 1])
     }

@@ -9,15 +9,6 @@ public enum SoftmaxKind: String, Sendable, CaseIterable {
 
     /// The output's shape for an input of `shape`: the same, or the last extent 1.
     func outputShape(_ shape: [Int]) -> [Int] { self == .logSumExp ? Array(shape.dropLast()) + [1] : shape }
-
-    /// The `OUTPUT_MODE` the kernels are specialised with.
-    var outputMode: Int {
-        switch self {
-        case .softmax: return 0
-        case .logSoftmax: return 1
-        case .logSumExp: return 2
-        }
-    }
 }
 
 /// Which forward algorithm the OpenCL kernel and the CPU path run for softmax and

@@ -41,28 +41,17 @@ extension Engine {
     }
 
     private func runTopK(_ x: Tensor, k: Int, scale: Float, softmax: Bool, preset: KernelPreset) throws -> TopK {
-        try checkFloatingInput(x, "x")
-        let cols = x.shape[x.rank - 1]
-        guard (1 ... Engine.maxTopK).contains(k) else {
-            throw FusedKernelsError.invalidArgument(argument: "k", reason: "must be in 1...\(Engine.maxTopK), got \(k)")
-        }
-        guard k <= cols else {
-            throw FusedKernelsError.invalidArgument(argument: "k", reason: "\(k) exceeds the row length \(cols)")
-        }
-        try checkFinite(scale, "scale")
-        let shape = Shape(rows: x.count / cols, cols: cols)
-        let outputShape = Array(x.shape.dropLast()) + [k]
-        let result = TopK(values: try empty(shape: outputShape, dtype: x.dtype),
-                          indices: try empty(shape: outputShape, dtype: .int32))
+        let call = try TopKCall(x, k: k, scale: scale, softmax: softmax, preset: preset, engine: self)
+        let result = TopK(values: try empty(shape: call.outputShape, dtype: x.dtype),
+                          indices: try empty(shape: call.outputShape, dtype: .int32))
         _ = try dispatch(softmax ? "softmaxTopK" : "topK", openCL: { context in
-            try encodeTopK(try kernelRows(x, on: context), dtype: x.dtype, k: k, scale: scale, softmax: softmax,
-                           preset: preset, into: result, on: context)
+            try encodeTopK(call, into: result, on: context)
         }, cpu: {
+            let shape = call.shape
             var values = [Float](repeating: 0, count: shape.rows * k)
             var indices = [Int32](repeating: 0, count: shape.rows * k)
             try x.withHostFloats { x in
-                TopKReference.topK(x, shape: shape, k: k, scale: scale, softmax: softmax, values: &values,
-                                   indices: &indices)
+                TopKRowsCPU.topK(x, shape: shape, k: k, scale: scale, softmax: softmax, values: &values, indices: &indices)
             }
             try result.values.store(values)
             try result.indices.storeElements(indices)

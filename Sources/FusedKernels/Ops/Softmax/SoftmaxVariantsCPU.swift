@@ -1,19 +1,19 @@
 import Foundation
 
 /// The CPU forward algorithms of softmax and log-softmax, one per `SoftmaxVariant`,
-/// with the semantics of `SoftmaxReference.forward` (and of Kernels/softmax.cl): masks,
+/// with the semantics of `SoftmaxRowsCPU.forward` (and of Kernels/softmax.cl): masks,
 /// fully masked rows (0 / −inf), NaN rows, +inf (a NaN row). They read x again in each
 /// pass instead of keeping z in the output. A row goes 16 columns at a time; the last,
 /// partial vector is padded with −inf, which every algorithm treats as a masked column.
 /// Sums are per-lane Kahan sums (of pairwise sums of 4 vectors), lanes merged in Double.
 enum SoftmaxVariantsCPU {
-    typealias Logits = SoftmaxReference.Logits
+    typealias Logits = SoftmaxRowsCPU.Logits
 
     /// `kind` is softmax or log-softmax; `y` may alias `x` (each pass reads a column
     /// before it writes it).
     static func forward(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, shape: Shape,
-                        kind: SoftmaxKind, scale: Float, masks: SoftmaxReference.Masks, variant: SoftmaxVariant) {
-        precondition(kind == .softmax || kind == .logSoftmax, "log-sum-exp runs SoftmaxReference")
+                        kind: SoftmaxKind, scale: Float, masks: SoftmaxRowsCPU.Masks, variant: SoftmaxVariant) {
+        precondition(kind == .softmax || kind == .logSoftmax, "log-sum-exp runs SoftmaxRowsCPU")
         let cols = shape.cols
         let isLog = kind == .logSoftmax
         let logits = { (row: Int) in Logits(x, row: row, cols: cols, scale: scale, masks: masks) }
@@ -25,7 +25,7 @@ enum SoftmaxVariantsCPU {
         switch variant == .auto ? autoVariant(shape) : variant {
         case .auto, .block:
             // The reference is a block algorithm: z built in the output row, e^(z−m) in place.
-            SoftmaxReference.forward(x, y, shape: shape, kind: kind, scale: scale, masks: masks)
+            SoftmaxRowsCPU.forward(x, y, shape: shape, kind: kind, scale: scale, masks: masks)
         case .threePass:
             eachRow { row, y in threePass(row, y, cols: cols, isLog: isLog) }
         case .online:
@@ -71,7 +71,7 @@ enum SoftmaxVariantsCPU {
     // MARK: Log-softmax of a peaked row: R without the max's unit term
 
     /// R = Σ_{z≠m} e^(z−m) + (count of z = m) − 1 of a row whose (m, d) says it is peaked
-    /// (d < `SoftmaxReference.peakedSum`, m finite), summed again with the max's unit term
+    /// (d < `SoftmaxRowsCPU.peakedSum`, m finite), summed again with the max's unit term
     /// left out: log d = log1p(R) then keeps the max's log-softmax −log1p(R) ≈ −R accurate,
     /// which d's Float lane sums (the unit in them) do not. nil for other rows.
     private static func peakedRest(_ row: Logits, _ columns: Range<Int>, _ stats: (max: Float, sum: Double))
@@ -81,7 +81,7 @@ enum SoftmaxVariantsCPU {
     }
 
     private static func isPeaked(_ stats: (max: Float, sum: Double)) -> Bool {
-        stats.sum < SoftmaxReference.peakedSum && stats.max.isFinite
+        stats.sum < SoftmaxRowsCPU.peakedSum && stats.max.isFinite
     }
 
     /// Σ_{z≠m} e^(z−m) + (count of z = m) over `columns`.
@@ -275,7 +275,7 @@ enum SoftmaxVariantsCPU {
         // A peaked row (S < 1.25·e^0.35: d = S·2^N/e^max may be < 1.25): log S would
         // cancel against the max's r. Log-softmax then as the three-pass: max, R without
         // the max's unit term, (z − m) − log1p(R).
-        if isLog && sum.s > 0 && sum.s < SoftmaxReference.peakedSum * 1.419_067_5 {
+        if isLog && sum.s > 0 && sum.s < SoftmaxRowsCPU.peakedSum * 1.419_067_5 {
             var top = MaxLanes()
             accumulate(row, 0 ..< cols, into: &top)
             let m = top.m.max()

@@ -1,11 +1,12 @@
 import Foundation
 
-/// The CPU SIMD softmax family: the fallback path and the reference every OpenCL
-/// result is judged against. Three passes per row (build z and its max; e^(z−m) and
-/// its sum; normalise), sums accumulated in Double so the reference is more
-/// accurate than the kernels. Rows run in parallel on all cores. `forward` is also the
-/// CPU path's `block` variant (the others: SoftmaxVariantsCPU).
-enum SoftmaxReference {
+/// The softmax family's rows on the CPU path: the fallback, and what every OpenCL device
+/// is checked against (the tests' naive Double references check it in turn). Three
+/// passes per row (build z and its max; e^(z−m) and its sum; normalise), sums
+/// accumulated in Double, so it is more accurate than the kernels. Rows run in parallel
+/// on all cores. `forward` is also the CPU path's `block` variant (the others:
+/// SoftmaxVariantsCPU).
+enum SoftmaxRowsCPU {
     struct Masks {
         var additive: UnsafePointer<Float>?
         var additiveStride: Int

@@ -2,18 +2,18 @@ import Foundation
 
 /// CPU top-k per row: the k largest values, ties to the lower index, ordered by value
 /// descending. With `softmax`, of z = scale·x and reported as softmax probabilities
-/// e^(z−m)/d (statistics from `SoftmaxReference`, exponentials in Double). A row
+/// e^(z−m)/d (statistics from `SoftmaxRowsCPU`, exponentials in Double). A row
 /// holding NaN (or +inf) gives NaN values and index −1; an all −inf row gives 0 at
 /// indices 0..<k.
-enum TopKReference {
+enum TopKRowsCPU {
     static func topK(_ x: UnsafePointer<Float>, shape: Shape, k: Int, scale: Float, softmax: Bool,
                      values: UnsafeMutablePointer<Float>, indices: UnsafeMutablePointer<Int32>) {
         let (rows, cols) = (shape.rows, shape.cols)
         var maxima = [Float](repeating: 0, count: rows)
         var sums = [Float](repeating: 1, count: rows)
         if softmax {
-            let noMasks = SoftmaxReference.Masks(additive: nil, additiveStride: 0, keep: nil, keepStride: 0)
-            SoftmaxReference.statistics(x, max: &maxima, sum: &sums, shape: shape, scale: scale, masks: noMasks)
+            let noMasks = SoftmaxRowsCPU.Masks(additive: nil, additiveStride: 0, keep: nil, keepStride: 0)
+            SoftmaxRowsCPU.statistics(x, max: &maxima, sum: &sums, shape: shape, scale: scale, masks: noMasks)
         }
         let shared = UncheckedSendable((values, indices))
         maxima.withUnsafeBufferPointer { maxima in
