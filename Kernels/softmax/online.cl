@@ -20,11 +20,7 @@
 #include "softmax/row.h"
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_online(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, __global const float *row_factor)
+void softmax_online(SM_X_PARAMS, SM_Y_PARAMS, __global const float *row_factor)
 {
     const int r0 = (int)get_global_id(0) * ROWS_PER_ITEM;
     const int r1 = min(rows, r0 + ROWS_PER_ITEM);

@@ -113,6 +113,15 @@ FK_INLINE sm_row sm_row_at(__global const fk_store_t *x, __global const float *a
     if (SM_USE_BOOL(bool_mask)) r.b = bool_mask + bool_mask_offset + (long)row * bool_mask_row_stride;
     return r;
 }
+// The parameters of x and its masks, and of y, that every forward kernel
+// takes under these names (the host binds them by name, read from the built
+// kernel), and that SM_ROW / SM_YROW read.
+#define SM_X_PARAMS                                                                            \
+    __global const fk_store_t *x, __global const float *add_mask, __global const uchar *bool_mask, \
+    int rows, int cols, long x_offset, long x_row_stride,                                      \
+    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride, \
+    float scale
+#define SM_Y_PARAMS __global sm_out_t *y, long y_offset, long y_row_stride
 // row `row` of the kernel's operands (by the entries' argument names)
 #define SM_ROW(row) sm_row_at(x, add_mask, bool_mask, (row), x_offset, x_row_stride,   \
     add_mask_offset, add_mask_row_stride, bool_mask_offset, bool_mask_row_stride)
