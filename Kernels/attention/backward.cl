@@ -15,7 +15,7 @@
 // attn_backward_kv. LAUNCH RULE (3-D NDRange):
 //   global = (ceil(lk/MWG)*NDIMC, kv_heads*MDIMC, batch)   local = (NDIMC, MDIMC, 1)
 //   group (t, hk, b): key rows [t*MWG, t*MWG + MWG) of key/value head hk.
-//   For its query heads hk*group .. in order, and their query tiles of NWG
+//   For its query heads hk*heads_per_kv .. in order, and their query tiles of NWG
 //   rows in the band in order: z = K·Qᵀ → Pᵀ, accV += Pᵀ·dO, z2 = V·dOᵀ →
 //   dSᵀ, accK += dSᵀ·Q; dK = scale·accK, dV = accV.
 #include "attention/tiles.h"
@@ -24,8 +24,19 @@
 #define WG_SIZE 1
 #endif
 
-// (Kernel parameter lists are spelled out: the host binds arguments by the
-// names it reads from these signatures, before the preprocessor runs.)
+// The parameters both gradient kernels take, under the names the host binds
+// (read from the built kernel): forward.cl's tensors and masks, dO, the
+// log-sum-exp and Δ, the shapes and scalars.
+#define ATT_BACKWARD_PARAMS                                                                                   \
+    __global const fk_store_t *q, long q_offset, long q_sb, long q_sh, long q_sl, long q_sd,                 \
+    __global const fk_store_t *k, long k_offset, long k_sb, long k_sh, long k_sl, long k_sd,                 \
+    __global const fk_store_t *v, long v_offset, long v_sb, long v_sh, long v_sl, long v_sd,                 \
+    __global const fk_store_t *dout, long dout_offset, long dout_sb, long dout_sh, long dout_sl, long dout_sd, \
+    __global const float *lse, long lse_offset, long lse_sb, long lse_sh, long lse_sl, __global const float *delta, \
+    __global const float *add, long add_offset, long add_sb, long add_sh, long add_si, long add_sj, int has_add, \
+    __global const uchar *keep, long keep_offset, long keep_sb, long keep_sh, long keep_si, long keep_sj,    \
+    int has_keep, __global const float *slopes, int has_alibi,                                              \
+    int heads, int lq, int lk, int d, int heads_per_kv, float scale, float sig_bias, int left, int right
 #define ATT_MASK_OF(b, h) {                                                                            \
         add + add_offset + (b) * add_sb + (h) * add_sh, keep + keep_offset + (b) * keep_sb + (h) * keep_sh, \
         add_si, add_sj, keep_si, keep_sj, scale, has_alibi ? slopes[h] : 0.0f,                         \
@@ -61,16 +72,8 @@ FK_INLINE void attn_ds_row(GEMM_TS float *dp, GEMM_TS const float *p, int nv, fl
 }
 
 __kernel __attribute__((reqd_work_group_size(NDIMC, MDIMC, 1)))
-void attn_backward_query(__global const fk_store_t *q, long q_offset, long q_sb, long q_sh, long q_sl, long q_sd,
-                         __global const fk_store_t *k, long k_offset, long k_sb, long k_sh, long k_sl, long k_sd,
-                         __global const fk_store_t *v, long v_offset, long v_sb, long v_sh, long v_sl, long v_sd,
-                         __global const fk_store_t *dout, long dout_offset, long dout_sb, long dout_sh, long dout_sl, long dout_sd,
-                         __global fk_store_t *dq, long dq_offset, long dq_sb, long dq_sh, long dq_sl, long dq_sd,
-                         __global const float *lse, long lse_offset, long lse_sb, long lse_sh, long lse_sl, __global const float *delta,
-                         __global const float *add, long add_offset, long add_sb, long add_sh, long add_si, long add_sj, int has_add,
-                         __global const uchar *keep, long keep_offset, long keep_sb, long keep_sh, long keep_si, long keep_sj,
-                         int has_keep, __global const float *slopes, int has_alibi,
-                         int heads, int lq, int lk, int d, int group, float scale, float sig_bias, int left, int right)
+void attn_backward_query(ATT_BACKWARD_PARAMS,
+                         __global fk_store_t *dq, long dq_offset, long dq_sb, long dq_sh, long dq_sl, long dq_sd)
 {
     GEMM_TS float at[KWG * MWG] __attribute__((aligned(64)));
     GEMM_TS float bt[ATT_KV_TILE] __attribute__((aligned(64)));
@@ -78,7 +81,7 @@ void attn_backward_query(__global const fk_store_t *q, long q_offset, long q_sb,
     GEMM_TS float z2[MWG * NWG] __attribute__((aligned(64)));
 
     const int i0 = (int)get_group_id(0) * MWG, h = (int)get_group_id(1), b = (int)get_group_id(2);
-    const int hk = h / group, mv = min(MWG, lq - i0), lid = attn_lid(), shift = lk - lq;
+    const int hk = h / heads_per_kv, mv = min(MWG, lq - i0), lid = attn_lid(), shift = lk - lq;
     const attn_mask_t mk = ATT_MASK_OF(b, h);
     __global const fk_store_t *qh = q + q_offset + b * q_sb + h * q_sh + i0 * q_sl;
     __global const fk_store_t *gh = dout + dout_offset + b * dout_sb + h * dout_sh + i0 * dout_sl;
@@ -123,21 +126,13 @@ void attn_backward_query(__global const fk_store_t *q, long q_offset, long q_sb,
         if (r < MWG) z[r] = scale;
     }
     GEMM_BARRIER();
-    attn_acc_store(acc, z, dq + dq_offset + b * dq_sb + h * dq_sh + i0 * dq_sl, dq_sl, dq_sd, mv, d);
+    gemm_store(acc, ATT_LDR, dq + dq_offset + b * dq_sb + h * dq_sh + i0 * dq_sl, dq_sl, dq_sd, mv, d, 1.0f, z, 0.0f);
 }
 
 __kernel __attribute__((reqd_work_group_size(NDIMC, MDIMC, 1)))
-void attn_backward_kv(__global const fk_store_t *q, long q_offset, long q_sb, long q_sh, long q_sl, long q_sd,
-                      __global const fk_store_t *k, long k_offset, long k_sb, long k_sh, long k_sl, long k_sd,
-                      __global const fk_store_t *v, long v_offset, long v_sb, long v_sh, long v_sl, long v_sd,
-                      __global const fk_store_t *dout, long dout_offset, long dout_sb, long dout_sh, long dout_sl, long dout_sd,
+void attn_backward_kv(ATT_BACKWARD_PARAMS,
                       __global fk_store_t *dk, long dk_offset, long dk_sb, long dk_sh, long dk_sl, long dk_sd,
-                      __global fk_store_t *dv, long dv_offset, long dv_sb, long dv_sh, long dv_sl, long dv_sd,
-                      __global const float *lse, long lse_offset, long lse_sb, long lse_sh, long lse_sl, __global const float *delta,
-                      __global const float *add, long add_offset, long add_sb, long add_sh, long add_si, long add_sj, int has_add,
-                      __global const uchar *keep, long keep_offset, long keep_sb, long keep_sh, long keep_si, long keep_sj,
-                      int has_keep, __global const float *slopes, int has_alibi,
-                      int heads, int lq, int lk, int d, int group, float scale, float sig_bias, int left, int right)
+                      __global fk_store_t *dv, long dv_offset, long dv_sb, long dv_sh, long dv_sl, long dv_sd)
 {
     GEMM_TS float at[KWG * MWG] __attribute__((aligned(64)));
     GEMM_TS float bt[ATT_KV_TILE] __attribute__((aligned(64)));
@@ -155,7 +150,7 @@ void attn_backward_kv(__global const fk_store_t *q, long q_offset, long q_sb, lo
     gemm_vec_t acc_k[ATT_ACC_N], acc_v[ATT_ACC_N];
     attn_acc_zero(acc_k);
     attn_acc_zero(acc_v);
-    for (int h = hk * group; h < (hk + 1) * group; ++h) {
+    for (int h = hk * heads_per_kv; h < (hk + 1) * heads_per_kv; ++h) {
         const attn_mask_t mk = ATT_MASK_OF(b, h);
         __global const fk_store_t *qh = q + q_offset + b * q_sb + h * q_sh;
         __global const fk_store_t *gh = dout + dout_offset + b * dout_sb + h * dout_sh;
@@ -197,6 +192,6 @@ void attn_backward_kv(__global const fk_store_t *q, long q_offset, long q_sb, lo
         if (r < MWG) z[r] = scale;
     }
     GEMM_BARRIER();
-    attn_acc_store(acc_k, z, dk + dk_offset + b * dk_sb + hk * dk_sh + j0 * dk_sl, dk_sl, dk_sd, mv, d);
-    attn_acc_store(acc_v, 0, dv + dv_offset + b * dv_sb + hk * dv_sh + j0 * dv_sl, dv_sl, dv_sd, mv, d);
+    gemm_store(acc_k, ATT_LDR, dk + dk_offset + b * dk_sb + hk * dk_sh + j0 * dk_sl, dk_sl, dk_sd, mv, d, 1.0f, z, 0.0f);
+    gemm_store(acc_v, ATT_LDR, dv + dv_offset + b * dv_sb + hk * dv_sh + j0 * dv_sl, dv_sl, dv_sd, mv, d, 1.0f, 0, 0.0f);
 }

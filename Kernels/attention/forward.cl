@@ -4,10 +4,11 @@
 // attn_forward. LAUNCH RULE (3-D NDRange):
 //   global = (ceil(lq/MWG)*NDIMC, heads*MDIMC, batch)   local = (NDIMC, MDIMC, 1)
 //   group (t, h, b): query rows [t*MWG, t*MWG + MWG) of query head h, batch b,
-//   reading key/value head h / group. It walks the key tiles of NWG keys that
-//   the causal/window band keeps for its rows (the others are skipped) and per
-//   tile: z = Q·Kᵀ (gemm_tile), scores and activation by the row owners,
-//   then acc += P·V.
+//   reading key/value head h / heads_per_kv (heads_per_kv: query heads per
+//   key/value head, the GQA ratio; 1 for plain multi-head attention). It
+//   walks the key tiles of NWG keys that the causal/window band keeps for
+//   its rows (the others are skipped) and per tile: z = Q·Kᵀ (gemm_tile),
+//   scores and activation by the row owners, then acc += P·V.
 //   * ATT_SOFTMAX 1: the online normalizer per row (m, l); the accumulator's
 //     rows are rescaled by e^(m_old − m_new) before each P·V, divided by l
 //     at the end; lse = m + ln l (−∞ and O = 0 for a row with no key kept).
@@ -46,7 +47,7 @@ void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q
                   __global const uchar *keep, long keep_offset, long keep_sb, long keep_sh, long keep_si,
                   long keep_sj, int has_keep,
                   __global const float *slopes, int has_alibi,
-                  int lq, int lk, int d, int group, float scale, float sig_bias, int left, int right)
+                  int lq, int lk, int d, int heads_per_kv, float scale, float sig_bias, int left, int right)
 {
     GEMM_TS float at[KWG * MWG] __attribute__((aligned(64)));
     GEMM_TS float bt[ATT_KV_TILE] __attribute__((aligned(64)));
@@ -54,7 +55,7 @@ void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q
     GEMM_TS float row_f[MWG];
 
     const int i0 = (int)get_group_id(0) * MWG, h = (int)get_group_id(1), b = (int)get_group_id(2);
-    const int hk = h / group, mv = min(MWG, lq - i0), lid = attn_lid(), shift = lk - lq;
+    const int hk = h / heads_per_kv, mv = min(MWG, lq - i0), lid = attn_lid(), shift = lk - lq;
     const attn_mask_t mk = {
         add + add_offset + b * add_sb + h * add_sh, keep + keep_offset + b * keep_sb + h * keep_sh,
         add_si, add_sj, keep_si, keep_sj, scale, has_alibi ? slopes[h] : 0.0f,
@@ -132,8 +133,8 @@ void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q
         lse[lse_offset + b * lse_sb + h * lse_sh + (i0 + r) * lse_sl] = l[t] == 0.0f ? -INFINITY : m[t] + log(l[t]);
     }
     GEMM_BARRIER();
-    attn_acc_store(acc, row_f, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d);
+    gemm_store(acc, ATT_LDR, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d, 1.0f, row_f, 0.0f);
 #else
-    attn_acc_store(acc, 0, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d);
+    gemm_store(acc, ATT_LDR, o + o_offset + b * o_sb + h * o_sh + i0 * o_sl, o_sl, o_sd, mv, d, 1.0f, 0, 0.0f);
 #endif
 }

@@ -3,10 +3,10 @@
 // * a score tile z = A·Bᵀ over the head dimension (gemm_tile), turned into
 //   scores in place by the row owners (attn_scores_*: scale, ALiBi, masks,
 //   the causal/window band);
-// * a private accumulator [MWG][ATT_DP] per item (O, dQ, dK or dV),
-//   interleaved over the group's items as gemm.h's micro-tiles, that adds
-//   z·B for a tile B of ATT_VB rows of D columns (attn_acc_product);
-// * its store, scaled per row, rounded once to the storage type.
+// * a private accumulator [MWG][ATT_DP] per group (O, dQ, dK or dV), an
+//   item's share laid out as gemm.h's item results (ldr = ATT_LDR), that
+//   adds z·B for a tile B of ATT_VB rows of D columns (attn_acc_product);
+//   stored by gemm_store, scaled per row, rounded once to the storage type.
 //
 // Parameters (-D): gemm.h's MWG (tile rows), NWG (tile columns), KWG (the
 // head-dimension block of the score products), MDIMC, NDIMC, VWN, MR, NR;
@@ -31,10 +31,14 @@
 #if ATT_DP % (NR * NDIMC) || ATT_DP % 16
 #error "attention/tiles.h: ATT_DP must be a multiple of NR*NDIMC and of 16"
 #endif
+#if OUT_DTYPE != DTYPE
+#error "attention/tiles.h: gemm_store writes fk_out_t, which must be the storage type"
+#endif
 
-// micro-tile columns of an accumulator row, and its vectors per item
+// micro-tile columns of an accumulator row, an item's vectors per row, and in all
 #define ATT_NJD (ATT_DP / (NR * NDIMC))
-#define ATT_ACC_N ((MWI / MR) * ATT_NJD * GEMM_ACC_N)
+#define ATT_LDR (ATT_DP / (NDIMC * VWN))
+#define ATT_ACC_N (MWI * ATT_LDR)
 // rows of the B tile of attn_acc_product per step: all NWG columns of z at
 // once on CPU devices, KWG at a time in __local memory on GPUs
 #if GEMM_WG == 1
@@ -139,28 +143,22 @@ FK_INLINE void attn_softmax_row(GEMM_TS float *zr, int nv, float a, float lse)
 }
 
 // ---------------------------------------------------------------------------
-// Accumulators: acc[((ir*ATT_NJD + jr)*MR + r)*NRV + v] holds tile row
-// (ir*MR + r)*MDIMC + ty, vector column (jr*NRV + v)*NDIMC + tx (gemm.h's
-// interleaving over ATT_DP columns).
+// Accumulators: acc[q*ATT_LDR + u] holds tile row q*MDIMC + ty, vector
+// column u*NDIMC + tx (gemm.h's item results, ATT_DP columns wide).
 // ---------------------------------------------------------------------------
 FK_INLINE void attn_acc_zero(gemm_vec_t *acc)
 {
     for (int t = 0; t < ATT_ACC_N; ++t) acc[t] = (gemm_vec_t)0.0f;
 }
 
-FK_INLINE int attn_acc_row(int ir, int r) { return (ir * MR + r) * MDIMC + (int)get_local_id(1); }
-
 // multiplies each of the item's rows by f[row]
 FK_INLINE void attn_acc_scale_rows(gemm_vec_t *acc, GEMM_TS const float *f)
 {
-    for (int ir = 0; ir < MWI / MR; ++ir)
-        for (int jr = 0; jr < ATT_NJD; ++jr)
-            for (int r = 0; r < MR; ++r) {
-                const float s = f[attn_acc_row(ir, r)];
-                gemm_vec_t *a = acc + ((ir * ATT_NJD + jr) * MR + r) * NRV;
-                #pragma unroll
-                for (int v = 0; v < NRV; ++v) a[v] *= s;
-            }
+    for (int q = 0; q < MWI; ++q) {
+        const float s = f[q * MDIMC + (int)get_local_id(1)];
+        #pragma unroll
+        for (int u = 0; u < ATT_LDR; ++u) acc[q * ATT_LDR + u] *= s;
+    }
 }
 
 // acc += z[:, :kv]·B, B(p, c) = b[p*b_rs + c*b_cs] for p < kv, c < d (rows of
@@ -171,7 +169,7 @@ FK_INLINE void attn_acc_product(gemm_vec_t *acc, GEMM_TS const float *z, GEMM_TS
                                 __global const fk_store_t *b, long b_rs, long b_cs, int mv, int kv, int d)
 {
     const int ty = (int)get_local_id(1), tx = (int)get_local_id(0);
-    const int nir = min(MWI / MR, (mv + MR * MDIMC - 1) / (MR * MDIMC));
+    const int nir = gemm_nir(mv);
     for (int p0 = 0; p0 < kv; p0 += ATT_VB) {
         const int kc = min(ATT_VB, kv - p0);
         GEMM_BARRIER();   // the previous block is consumed
@@ -179,50 +177,11 @@ FK_INLINE void attn_acc_product(gemm_vec_t *acc, GEMM_TS const float *z, GEMM_TS
                        b + p0 * b_rs, b_rs, b_cs, kc, d);
         GEMM_BARRIER();
         for (int ir = 0; ir < nir; ++ir)
-            for (int jr = 0; jr < ATT_NJD; ++jr) {
-                gemm_vec_t t[GEMM_ACC_N];
-                gemm_vec_t *a = acc + (ir * ATT_NJD + jr) * GEMM_ACC_N;
-                #pragma unroll
-                for (int e = 0; e < GEMM_ACC_N; ++e) t[e] = a[e];
-                gemm_mk_ab(t, z + (ir * MR * MDIMC + ty) * NWG + p0, 1, MDIMC * NWG,
-                           (GEMM_TS const gemm_vec_t *)bt + jr * NRV * NDIMC + tx, ATT_DP / VWN, NDIMC, kc);
-                #pragma unroll
-                for (int e = 0; e < GEMM_ACC_N; ++e) a[e] = t[e];
-            }
-    }
-}
-
-// out(row, c) = acc(row, c)·f[row] (f NULL: 1) for row < mv, c < d, rounded once
-FK_INLINE void attn_acc_store(const gemm_vec_t *acc, GEMM_TS const float *f, __global fk_store_t *out,
-                              long o_rs, long o_cs, int mv, int d)
-{
-    const int tx = (int)get_local_id(0);
-    for (int ir = 0; ir < MWI / MR; ++ir)
-        for (int r = 0; r < MR; ++r) {
-            const int row = attn_acc_row(ir, r);
-            if (row >= mv) continue;
-            const float s = f ? f[row] : 1.0f;
-            __global fk_store_t *o = out + row * o_rs;
             for (int jr = 0; jr < ATT_NJD; ++jr)
-                for (int v = 0; v < NRV; ++v) {
-                    const int c0 = ((jr * NRV + v) * NDIMC + tx) * VWN;
-                    if (c0 >= d) continue;
-                    const gemm_vec_t x = acc[((ir * ATT_NJD + jr) * MR + r) * NRV + v] * s;
-#if VWN == 16
-                    if (c0 + 16 <= d && o_cs == 1) {
-                        FK_SSTORE16(x, o + c0);
-                        continue;
-                    }
-#endif
-                    float l[VWN];
-#if VWN == 1
-                    l[0] = x;
-#else
-                    GEMM_CAT(vstore, VWN)(x, 0, l);
-#endif
-                    for (int e = 0; e < VWN && c0 + e < d; ++e) FK_SSTORE1(l[e], o + (c0 + e) * o_cs);
-                }
-        }
+                gemm_mk_ab_at(acc + ir * MR * ATT_LDR + jr * NRV, ATT_LDR, 0,
+                              z + (ir * MR * MDIMC + ty) * NWG + p0, 1, MDIMC * NWG,
+                              (GEMM_TS const gemm_vec_t *)bt + jr * NRV * NDIMC + tx, ATT_DP / VWN, NDIMC, kc);
+    }
 }
 
 #endif // FK_ATTENTION_TILES_H

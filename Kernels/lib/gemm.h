@@ -12,8 +12,16 @@
 //   reaches the same inner loop (BLAS-style packing).
 // * gemm_mk_ab / gemm_mk_abt: register-blocked micro-kernels, acc += A·B
 //   with B tiled [k][n], or A·Bᵀ with B tiled [n][k].
-// * gemm_tile: a group's whole MWG x NWG product in a z tile, for kernels
-//   that reduce the tile instead of storing it (cut cross-entropy).
+// * gemm_kloop: the k-loop, written once: a group's MWG x NWG product over
+//   k-blocks of KWG into each item's results (registers, or a private tile
+//   when an item sweeps several micro-tiles), with an optional block-skip
+//   mask on A (gemm_skip_t). matmul.cl is gemm_kloop + gemm_store.
+// * gemm_store: an item's results to global memory, scaled (alpha, a factor
+//   per row), optionally + beta·out, rounded once (matmul's C, attention's
+//   O, dQ, dK, dV).
+// * gemm_tile: gemm_kloop's product left whole in a z tile, for kernels
+//   that work on the tile instead of storing it (attention's scores, cut
+//   cross-entropy's logits).
 //
 // Two shapes of the same code, chosen by the work-group size:
 // * GEMM_WG == 1 (CPU devices: one work-item per core thread, no
@@ -276,73 +284,207 @@ FK_INLINE void gemm_mk_abt(gemm_vec_t *acc, GEMM_TS const float *a, int lda, int
 }
 
 // ---------------------------------------------------------------------------
-// gemm_tile: z[i*NWG + j] = sum_{p<k} A(i, p)*B(p, j) for i < mv, j < nv, the
-// product tile of one group, left in GEMM_TS memory for an epilogue (entries
-// outside the valid corner are unspecified: never read them).
-//   A(i, p) = a[i*a_rs + p*a_cs], B(p, j) = b[p*b_rs + j*b_cs] (any strides)
-//   at, bt: the k-block tiles [KWG][MWG] and [KWG][NWG]; z: [MWG][NWG],
-//   64-byte aligned. Every item of the group calls it; z is complete for
-//   all of them on return. Each item's results sit where matmul's
-//   interleaving puts them (row (ir*MR + r)*MDIMC + ty, vector column
-//   (jr*NRV + v)*NDIMC + tx); a swept per-item tile keeps its partial sums
-//   in z itself between k-blocks (an item touches only its own entries).
+// An item's results: item (ty, tx) owns the MWI x NWI entries of the group's
+// MWG x NWG tile at rows q*MDIMC + ty (q < MWI) and VWN-wide column groups
+// u*NDIMC + tx (u < NWI/VWN), held in a private array res[q*ldr + u]
+// (ldr = GEMM_LDR for a product tile; wider for attention's accumulators).
+// Micro-tile (ir, jr) is q = ir*MR + r, u = jr*NRV + v. With one micro-tile
+// per item (!GEMM_SWEEP) res is the register tile itself.
 // ---------------------------------------------------------------------------
 #define GEMM_SWEEP (MWI > MR || NWI > NR)
+#define GEMM_LDR (NWI / VWN)
+#define GEMM_ITEM_N (MWI * GEMM_LDR)
 
-FK_INLINE void gemm_tile(GEMM_TS float *z, GEMM_TS float *at, GEMM_TS float *bt,
-                         __global const fk_store_t *a, long a_rs, long a_cs,
-                         __global const fk_store_t *b, long b_rs, long b_cs, int mv, int nv, int k)
+// an item's micro-tiles with at least one row < mv / one column < nv
+FK_INLINE int gemm_nir(int mv) { return min(MWI / MR, (mv + MR * MDIMC - 1) / (MR * MDIMC)); }
+FK_INLINE int gemm_njr(int nv) { return min(NWI / NR, (nv + NR * NDIMC - 1) / (NR * NDIMC)); }
+
+// the micro-tile at s (ldr vectors per row) += A·B with gemm_mk_ab's
+// operands, through registers; zero: from 0 instead of s's contents
+FK_INLINE void gemm_mk_ab_at(gemm_vec_t *s, int ldr, int zero, GEMM_TS const float *a, int lda, int sa,
+                             GEMM_TS const gemm_vec_t *b, int ldb, int sb, int kc)
+{
+    gemm_vec_t acc[GEMM_ACC_N];
+    if (zero) {
+        gemm_acc_zero(acc);
+    } else {
+        #pragma unroll
+        for (int r = 0; r < MR; ++r) {
+            #pragma unroll
+            for (int v = 0; v < NRV; ++v) acc[r * NRV + v] = s[r * ldr + v];
+        }
+    }
+    gemm_mk_ab(acc, a, lda, sa, b, ldb, sb, kc);
+    #pragma unroll
+    for (int r = 0; r < MR; ++r) {
+        #pragma unroll
+        for (int v = 0; v < NRV; ++v) s[r * ldr + v] = acc[r * NRV + v];
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Block-skip mask over A (matmul's a_mask): entry (R, P) = p[R*s_r + P*s_c]
+// covers A's rows [R*rows, (R+1)*rows) x columns [P*cols, (P+1)*cols), and 0
+// promises that block is all zeros. rows 0: no mask. i0: the tile's first
+// row in A (mask rows count A's rows, mv the tile's).
+// ---------------------------------------------------------------------------
+typedef struct {
+    __global const uchar *p;
+    long s_r, s_c;
+    int rows, cols, i0;
+} gemm_skip_t;
+
+// whether k-block kb of the tile's A rows may hold a nonzero. The same for
+// every item of a group, so skipping keeps the barriers uniform.
+FK_INLINE int gemm_live(const gemm_skip_t *s, int mv, int kb, int k)
+{
+    if (s->rows <= 0) return 1;
+    const int p0 = kb * KWG, nk = clamp(k - p0, 0, KWG);
+    for (int r = s->i0 / s->rows; r <= (s->i0 + mv - 1) / s->rows; ++r)
+        for (int q = p0 / s->cols; q <= (p0 + nk - 1) / s->cols; ++q)
+            if (s->p[r * s->s_r + q * s->s_c]) return 1;
+    return 0;
+}
+
+// ---------------------------------------------------------------------------
+// gemm_kloop, the GEMM core: the group's tile of sum_{p<k} A(i, p)*B(p, j),
+// A(i, p) = a[i*a_rs + p*a_cs] for rows i < mv, B(p, j) = b[p*b_rs + j*b_cs]
+// for columns j < nv (any strides), into each item's res. Only the
+// micro-tiles that gemm_nir / gemm_njr count are set (read no others); their
+// entries past mv, nv are zero products.
+// Per k-block of KWG: the A and B blocks are copied (transposed if needed)
+// into the tiles at [KWG][MWG] and bt [KWG][NWG] (64-byte aligned), then
+// every micro-tile runs gemm_mk_ab. One micro-tile per item keeps its sums
+// in registers over all k-blocks; a swept per-item tile (the CPU preset)
+// keeps them in res between k-blocks (read and written once per KWG steps).
+// k-blocks that skip marks as zeros are skipped (no loads, no products);
+// with none live the last one runs empty (nk 0), so res is still set.
+// Every item of the group calls it (barriers).
+// ---------------------------------------------------------------------------
+FK_INLINE void gemm_kloop(gemm_vec_t *res, GEMM_TS float *at, GEMM_TS float *bt,
+                          __global const fk_store_t *a, long a_rs, long a_cs,
+                          __global const fk_store_t *b, long b_rs, long b_cs,
+                          int mv, int nv, int k, const gemm_skip_t *skip)
 {
     const int ty = (int)get_local_id(1), tx = (int)get_local_id(0);
-    const int nir = min(MWI / MR, (mv + MR * MDIMC - 1) / (MR * MDIMC));
-    const int njr = min(NWI / NR, (nv + NR * NDIMC - 1) / (NR * NDIMC));
+    const int nir = gemm_nir(mv), njr = gemm_njr(nv);
     const int nkb = max(1, (k + KWG - 1) / KWG);
-    GEMM_TS gemm_vec_t *zv = (GEMM_TS gemm_vec_t *)z;   // [MWG][NWG / VWN]
-    gemm_vec_t acc[GEMM_ACC_N];
+    // the live k-blocks lie in [kb0, kb1]
+    int kb0 = 0, kb1 = nkb - 1;
+    while (kb0 < nkb - 1 && !gemm_live(skip, mv, kb0, k)) ++kb0;
+    while (kb1 > kb0 && !gemm_live(skip, mv, kb1, k)) --kb1;
 #if !GEMM_SWEEP
-    gemm_acc_zero(acc);
+    gemm_acc_zero(res);
 #endif
-    for (int kb = 0; kb < nkb; ++kb) {
+    for (int kb = kb0; kb <= kb1; ++kb) {
+        const int live = gemm_live(skip, mv, kb, k);
+        if (!live && kb < kb1) continue;   // a block of zeros adds nothing
         const int p0 = kb * KWG;
-        const int nk = clamp(k - p0, 0, KWG);
+        const int nk = live ? clamp(k - p0, 0, KWG) : 0;
         const int kc = (nk + GEMM_KSTEP - 1) / GEMM_KSTEP * GEMM_KSTEP;
-        GEMM_BARRIER();   // the previous block's tiles (or the caller's z) are consumed
+        GEMM_BARRIER();   // the previous block's tiles (or the caller's) are consumed
         gemm_load_tile(at, MWG, kc, MWG, a + p0 * a_cs, a_cs, a_rs, nk, mv);
         gemm_load_tile(bt, NWG, kc, NWG, b + p0 * b_rs, b_rs, b_cs, nk, nv);
         GEMM_BARRIER();
         for (int jr = 0; jr < njr; ++jr) {
             for (int ir = 0; ir < nir; ++ir) {
+                GEMM_TS const float *am = at + ir * MR * MDIMC + ty;
+                GEMM_TS const gemm_vec_t *bm = (GEMM_TS const gemm_vec_t *)bt + jr * NRV * NDIMC + tx;
 #if GEMM_SWEEP
-                GEMM_TS gemm_vec_t *zs = zv + (ir * MR * MDIMC + ty) * (NWG / VWN) + jr * NRV * NDIMC + tx;
-                if (kb == 0) {
-                    gemm_acc_zero(acc);
-                } else {
-                    #pragma unroll
-                    for (int r = 0; r < MR; ++r) {
-                        #pragma unroll
-                        for (int v = 0; v < NRV; ++v) acc[r * NRV + v] = zs[r * MDIMC * (NWG / VWN) + v * NDIMC];
-                    }
-                }
-#endif
-                gemm_mk_ab(acc, at + ir * MR * MDIMC + ty, MWG, MDIMC,
-                           (GEMM_TS const gemm_vec_t *)bt + jr * NRV * NDIMC + tx, NWG / VWN, NDIMC, kc);
-#if GEMM_SWEEP
-                #pragma unroll
-                for (int r = 0; r < MR; ++r) {
-                    #pragma unroll
-                    for (int v = 0; v < NRV; ++v) zs[r * MDIMC * (NWG / VWN) + v * NDIMC] = acc[r * NRV + v];
-                }
+                gemm_mk_ab_at(res + ir * MR * GEMM_LDR + jr * NRV, GEMM_LDR, kb == kb0,
+                              am, MWG, MDIMC, bm, NWG / VWN, NDIMC, kc);
+#else
+                gemm_mk_ab(res, am, MWG, MDIMC, bm, NWG / VWN, NDIMC, kc);
 #endif
             }
         }
     }
-#if !GEMM_SWEEP
-    // one micro-tile per item: its sums stayed in registers over every k-block
-    #pragma unroll
-    for (int r = 0; r < MR; ++r) {
-        #pragma unroll
-        for (int v = 0; v < NRV; ++v) zv[(r * MDIMC + ty) * (NWG / VWN) + v * NDIMC + tx] = acc[r * NRV + v];
+}
+
+// ---------------------------------------------------------------------------
+// gemm_store: out(row, c) = alpha·f[row]·res(row, c) + beta·out(row, c),
+// rounded once to OUT_DTYPE, for the item's entries with row < mv, c < nv;
+// out(row, c) = out[row*o_rs + c*o_cs]. f NULL: 1; beta 0 never reads out.
+// res: an item's results with ldr vectors per row (a multiple of NRV).
+// ---------------------------------------------------------------------------
+FK_INLINE void gemm_store_vec(gemm_vec_t y, __global fk_out_t *o, long o_cs, int col, int nv, float beta)
+{
+#if VWN == 16
+    if (o_cs == 1 && col + 16 <= nv) {
+        FK_OSTORE16(beta != 0.0f ? fma((float16)beta, FK_OLOAD16(o + col), y) : y, o + col);
+        return;
     }
+#endif
+    float l[VWN];
+#if VWN == 1
+    l[0] = y;
+#else
+    GEMM_CAT(vstore, VWN)(y, 0, l);
+#endif
+    for (int e = 0; e < VWN && col + e < nv; ++e) {
+        __global fk_out_t *p = o + (col + e) * o_cs;
+        FK_OSTORE1(beta != 0.0f ? fma(beta, FK_OLOAD1(p), l[e]) : l[e], p);
+    }
+}
+
+FK_INLINE void gemm_store(const gemm_vec_t *res, int ldr, __global fk_out_t *out, long o_rs, long o_cs,
+                          int mv, int nv, float alpha, GEMM_TS const float *f, float beta)
+{
+    const int ty = (int)get_local_id(1), tx = (int)get_local_id(0);
+    for (int ir = 0; ir < MWI / MR; ++ir) {
+        #pragma unroll
+        for (int r = 0; r < MR; ++r) {
+            const int q = ir * MR + r, row = q * MDIMC + ty;
+            if (row >= mv) return;   // rows only grow from here
+            const float s = f ? alpha * f[row] : alpha;
+            __global fk_out_t *o = out + row * o_rs;
+            for (int jr = 0; jr < ldr / NRV; ++jr) {
+                #pragma unroll
+                for (int v = 0; v < NRV; ++v) {
+                    const int u = jr * NRV + v, col = (u * NDIMC + tx) * VWN;
+                    if (col < nv) gemm_store_vec(s * res[q * ldr + u], o, o_cs, col, nv, beta);
+                }
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// gemm_tile: z[i*NWG + j] = sum_{p<k} A(i, p)*B(p, j) for i < mv, j < nv
+// (gemm_kloop's operands), the product tile of one group, left in GEMM_TS
+// memory for an epilogue (entries outside the set micro-tiles are
+// unspecified: never read them). z: [MWG][NWG], 64-byte aligned; complete
+// for every item on return.
+// ---------------------------------------------------------------------------
+FK_INLINE void gemm_tile(GEMM_TS float *z, GEMM_TS float *at, GEMM_TS float *bt,
+                         __global const fk_store_t *a, long a_rs, long a_cs,
+                         __global const fk_store_t *b, long b_rs, long b_cs, int mv, int nv, int k)
+{
+    const gemm_skip_t none = { 0, 0, 0, 0, 0, 0 };
+#if GEMM_WG == 1 && GEMM_SWEEP
+    // the one item's results, laid out as the tile: z itself holds them
+    gemm_kloop((gemm_vec_t *)z, at, bt, a, a_rs, a_cs, b, b_rs, b_cs, mv, nv, k, &none);
+#else
+    gemm_vec_t res[GEMM_ITEM_N];
+    gemm_kloop(res, at, bt, a, a_rs, a_cs, b, b_rs, b_cs, mv, nv, k, &none);
+    // each set micro-tile to its interleaved place (row q*MDIMC + ty, vector
+    // u*NDIMC + tx); constant loop bounds let a GPU keep res in registers
+    const int ty = (int)get_local_id(1), tx = (int)get_local_id(0);
+    const int nir = gemm_nir(mv), njr = gemm_njr(nv);
+    GEMM_TS gemm_vec_t *zv = (GEMM_TS gemm_vec_t *)z;
+    for (int ir = 0; ir < MWI / MR; ++ir)
+        for (int jr = 0; jr < NWI / NR; ++jr) {
+            if (ir >= nir || jr >= njr) continue;
+            #pragma unroll
+            for (int r = 0; r < MR; ++r) {
+                const int q = ir * MR + r;
+                #pragma unroll
+                for (int v = 0; v < NRV; ++v) {
+                    const int u = jr * NRV + v;
+                    zv[(q * MDIMC + ty) * (NWG / VWN) + u * NDIMC + tx] = res[q * GEMM_LDR + u];
+                }
+            }
+        }
 #endif
     GEMM_BARRIER();
 }

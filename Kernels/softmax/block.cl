@@ -25,7 +25,7 @@
 // softmax ~30-35 GB/s vs ~18-20 for softmax_online (copy ~60).
 #include "softmax/row.h"
 
-#if OUTPUT_MODE > 1
+#if OUTPUT_MODE > FK_OUTPUT_LOG_SOFTMAX
 #error "softmax_block: OUTPUT_MODE 0 or 1 (log-sum-exp and statistics: online.cl)"
 #endif
 #ifndef BLOCK_MAX_COLS
@@ -54,7 +54,7 @@ FK_INLINE void sb_p2_chunk(sb_sum *s, sm_row r, size_t c, float scale, float ms,
     #pragma unroll
     for (int k = 0; k < CHUNK; ++k) {
         e[k] = fk_expneg16(sm_z16(r, c + 16 * k, scale) - ms, 1.0f);
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
         SB_STORE16(e[k], e_out + c + 16 * k);
 #endif
     }
@@ -65,7 +65,7 @@ FK_INLINE void sb_p2_chunk(sb_sum *s, sm_row r, size_t c, float scale, float ms,
 FK_INLINE float sb_p2_1(sm_row r, size_t c, float scale, float ms, float *e_out)
 {
     const float e = fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
     e_out[c] = e;
 #else
     (void)e_out;
@@ -77,7 +77,7 @@ FK_INLINE float sb_p2_1(sm_row r, size_t c, float scale, float ms, float *e_out)
 FK_INLINE void sb_p3_16(sm_row r, size_t c, float scale, sm_out o, const float *e_in,
                         __global sm_out_t *y)
 {
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
     (void)r;
     (void)scale;
     SM_STORE16(SB_LOAD16(e_in + c) * o.k, y + c);
@@ -89,7 +89,7 @@ FK_INLINE void sb_p3_16(sm_row r, size_t c, float scale, sm_out o, const float *
 
 FK_INLINE float sb_p3_1(sm_row r, size_t c, float scale, sm_out o, const float *e_in)
 {
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
     (void)r;
     (void)scale;
     return e_in[c] * o.k;
@@ -133,7 +133,7 @@ FK_INLINE void sb_sweep(const int do1, const int do2, const int do3, size_t n, f
         if (do1) mx = fk_max16(mx, sm_z16(ra, c, scale));
         if (do2) {
             const float16 e = fk_expneg16(sm_z16(rb, c, scale) - msb, 1.0f);
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
             SB_STORE16(e, eb + c);
 #endif
             fk_kahan16(&s.d, &s.dc, e);
@@ -159,11 +159,7 @@ FK_INLINE void sb_sweep(const int do1, const int do2, const int do3, size_t n, f
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_block(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, __global const float *row_factor)
+void softmax_block(SM_X_PARAMS, SM_Y_PARAMS, __global const float *row_factor)
 {
     const int r0 = (int)get_global_id(0) * ROWS_PER_ITEM;
     const int r1 = min(rows, r0 + ROWS_PER_ITEM);
@@ -187,7 +183,7 @@ void softmax_block(__global const fk_store_t *x, __global sm_out_t *y,
                      rc, o, sbuf, yr);
         else
             sb_sweep(0, 1, 0, n, scale, rc, &Mb, rc, fk_safe_max(Ma), sbuf, &D, rc, o, sbuf, yr);
-#if OUTPUT_MODE == 1
+#if OUTPUT_MODE == FK_OUTPUT_LOG_SOFTMAX
         // R = D - 1; a peaked row (D ~ 1) sums R again without the max's unit
         // (row.h, sm_rest; the row is still in cache)
         const float R = (D < SM_PEAKED_D && Ma > -INFINITY) ? sm_rest(rc, 0, n, scale, Ma) : D - 1.0f;

@@ -14,6 +14,8 @@
 // No prefetch, no non-temporal stores, no 16-wide vectors: nothing here
 // assumes an x86 core.
 //
+// Names: seg_ for a row segment (not an OpenCL subgroup: there are none in
+// OpenCL C 1.2).
 // Every item of a group reaches every barrier: items past the last row take
 // part in the reductions with the empty pair and write nothing.
 // Semantics (masks, NaN, +-inf, fully masked rows): softmax/row.h, whose z
@@ -27,13 +29,13 @@
 #endif
 
 // The empty pair: (-inf, 0), or (-inf, -1) for (m, R = d - 1) (row.h).
-#define SG_EMPTY_D (SM_LOG_R ? -1.0f : 0.0f)
+#define SEG_EMPTY_D (SM_LOG_R ? -1.0f : 0.0f)
 
 // This item's (m, d) over its columns of [a, b) of row r.
-FK_INLINE void sg_item_stats(sm_row r, size_t a, size_t b, size_t t, size_t row_items, float scale,
+FK_INLINE void seg_item_stats(sm_row r, size_t a, size_t b, size_t t, size_t row_items, float scale,
                              float *m, float *d)
 {
-    float mm = -INFINITY, dd = SG_EMPTY_D, dc = 0.0f;
+    float mm = -INFINITY, dd = SEG_EMPTY_D, dc = 0.0f;
     for (size_t c = a + t; c < b; c += row_items) {
 #if SM_LOG_R
         fk_online_step_lazy_r(&mm, &dd, &dc, sm_z1(r, c, scale));
@@ -45,7 +47,7 @@ FK_INLINE void sg_item_stats(sm_row r, size_t a, size_t b, size_t t, size_t row_
     *d = dd - dc;
 }
 
-FK_INLINE void sg_merge(float *m, float *d, float m2, float d2)
+FK_INLINE void seg_merge(float *m, float *d, float m2, float d2)
 {
 #if SM_LOG_R
     fk_online_merge_r(m, d, m2, d2);
@@ -56,7 +58,7 @@ FK_INLINE void sg_merge(float *m, float *d, float m2, float d2)
 
 // Merges the (m, d) of each segment's items: on return every item holds its
 // segment's pair. lid: the item's local id; t = lid % row_items.
-FK_INLINE void sg_reduce(float *m, float *d, size_t lid, size_t t, size_t row_items,
+FK_INLINE void seg_reduce(float *m, float *d, size_t lid, size_t t, size_t row_items,
                          __local float *lm, __local float *ld)
 {
     lm[lid] = *m;
@@ -65,7 +67,7 @@ FK_INLINE void sg_reduce(float *m, float *d, size_t lid, size_t t, size_t row_it
     for (size_t s = row_items / 2; s > 0; s /= 2) {
         if (t < s) {
             float mm = lm[lid], dd = ld[lid];
-            sg_merge(&mm, &dd, lm[lid + s], ld[lid + s]);
+            seg_merge(&mm, &dd, lm[lid + s], ld[lid + s]);
             lm[lid] = mm;
             ld[lid] = dd;
         }
@@ -78,7 +80,7 @@ FK_INLINE void sg_reduce(float *m, float *d, size_t lid, size_t t, size_t row_it
 
 // Sums one float per item over each segment (the backward's row sums); every
 // item gets its segment's sum.
-FK_INLINE float sg_sum(float v, size_t lid, size_t t, size_t row_items, __local float *ls)
+FK_INLINE float seg_sum(float v, size_t lid, size_t t, size_t row_items, __local float *ls)
 {
     ls[lid] = v;
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -91,9 +93,9 @@ FK_INLINE float sg_sum(float v, size_t lid, size_t t, size_t row_items, __local 
     return total;
 }
 
-#if OUTPUT_MODE <= 1
+#if OUTPUT_MODE <= FK_OUTPUT_LOG_SOFTMAX
 // This item's columns of [a, b) of the output row yr.
-FK_INLINE void sg_write(sm_row r, __global sm_out_t *yr, size_t a, size_t b, size_t t, size_t row_items,
+FK_INLINE void seg_write(sm_row r, __global sm_out_t *yr, size_t a, size_t b, size_t t, size_t row_items,
                         float scale, sm_out o)
 {
     for (size_t c = a + t; c < b; c += row_items) FK_SSTORE1(sm_p2_1(sm_z1(r, c, scale), o), yr + c);
@@ -101,11 +103,11 @@ FK_INLINE void sg_write(sm_row r, __global sm_out_t *yr, size_t a, size_t b, siz
 #endif
 
 // The (m, d) of a finished row as its OUTPUT_MODE 2/3 output.
-FK_INLINE void sg_write_statistics(__global sm_out_t *yr, float M, float D)
+FK_INLINE void seg_write_statistics(__global sm_out_t *yr, float M, float D)
 {
-#if OUTPUT_MODE == 2
+#if OUTPUT_MODE == FK_OUTPUT_LSE
     FK_SSTORE1(M + sm_log_d(D), yr);
-#elif OUTPUT_MODE == 3
+#elif OUTPUT_MODE == FK_OUTPUT_STATISTICS
     yr[0] = M;
     yr[1] = D;
 #else

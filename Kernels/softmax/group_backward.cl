@@ -38,7 +38,7 @@ void softmax_group_backward(__global const fk_store_t *y, __global const fk_stor
         s = fma(FK_SLOAD1(gr + c), FK_SLOAD1(yr + c), s);
 #endif
     }
-    s = sg_sum(s, lid, t, items, ls);
+    s = seg_sum(s, lid, t, items, ls);
     __global fk_store_t *xr = dx + dx_offset + r * dx_row_stride;
     for (size_t c = t; c < n; c += items) {
         const float yv = FK_SLOAD1(yr + c), gv = FK_SLOAD1(gr + c);

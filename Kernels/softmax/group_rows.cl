@@ -13,11 +13,7 @@
 #include "softmax/group.h"
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_group(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, __global const float *row_factor, int row_items)
+void softmax_group(SM_X_PARAMS, SM_Y_PARAMS, __global const float *row_factor, int row_items)
 {
     __local float lm[WG_SIZE], ld[WG_SIZE];
     const size_t lid = get_local_id(0), items = (size_t)row_items, t = lid % items;
@@ -26,13 +22,13 @@ void softmax_group(__global const fk_store_t *x, __global sm_out_t *y,
     const int r = live ? row : 0;   // a row to address; items past the end read nothing
     const size_t n = live ? (size_t)cols : 0;
     float M, D;
-    sg_item_stats(SM_ROW(r), 0, n, t, items, scale, &M, &D);
-    sg_reduce(&M, &D, lid, t, items, lm, ld);
+    seg_item_stats(SM_ROW(r), 0, n, t, items, scale, &M, &D);
+    seg_reduce(&M, &D, lid, t, items, lm, ld);
     if (!live) return;   // after the last barrier
-#if OUTPUT_MODE >= 2
+#if OUTPUT_MODE >= FK_OUTPUT_LSE
     (void)row_factor;
-    if (t == 0) sg_write_statistics(SM_YROW(row), M, D);
+    if (t == 0) seg_write_statistics(SM_YROW(row), M, D);
 #else
-    sg_write(SM_ROW(row), SM_YROW(row), 0, n, t, items, scale, sm_out_of(M, D, SM_FACTOR(row)));
+    seg_write(SM_ROW(row), SM_YROW(row), 0, n, t, items, scale, sm_out_of(M, D, SM_FACTOR(row)));
 #endif
 }

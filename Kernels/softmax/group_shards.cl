@@ -19,11 +19,7 @@
 #include "softmax/group.h"
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_group_shard_stats(__global const fk_store_t *x,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, int shard_cols, int shards, __global float *stats)
+void softmax_group_shard_stats(SM_X_PARAMS, int shard_cols, int shards, __global float *stats)
 {
     __local float lm[WG_SIZE], ld[WG_SIZE];
     const size_t g = get_group_id(0), lid = get_local_id(0);
@@ -31,8 +27,8 @@ void softmax_group_shard_stats(__global const fk_store_t *x,
     const int row = (int)fk_shard(g, shards, shard_cols, (size_t)cols, &a, &b);
     (void)rows;
     float M, D;
-    sg_item_stats(SM_ROW(row), a, b, lid, WG_SIZE, scale, &M, &D);
-    sg_reduce(&M, &D, lid, lid, WG_SIZE, lm, ld);
+    seg_item_stats(SM_ROW(row), a, b, lid, WG_SIZE, scale, &M, &D);
+    seg_reduce(&M, &D, lid, lid, WG_SIZE, lm, ld);
     if (lid == 0) {
         stats[2 * g] = M;
         stats[2 * g + 1] = D;
@@ -40,31 +36,27 @@ void softmax_group_shard_stats(__global const fk_store_t *x,
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_group_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, int shard_cols, int shards, __global const float *stats,
+void softmax_group_shard_output(SM_X_PARAMS, SM_Y_PARAMS, int shard_cols, int shards, __global const float *stats,
     __global const float *row_factor)
 {
     const size_t g = get_group_id(0), lid = get_local_id(0);
     (void)rows;
-#if OUTPUT_MODE <= 1
+#if OUTPUT_MODE <= FK_OUTPUT_LOG_SOFTMAX
     const int row = (int)(g / (size_t)shards);
 #else
     const int row = (int)g;
 #endif
     __global const float *pairs = stats + 2 * (size_t)row * (size_t)shards;
-    float M = -INFINITY, D = SG_EMPTY_D;
-    for (int s = 0; s < shards; ++s) sg_merge(&M, &D, pairs[2 * s], pairs[2 * s + 1]);
-#if OUTPUT_MODE >= 2
+    float M = -INFINITY, D = SEG_EMPTY_D;
+    for (int s = 0; s < shards; ++s) seg_merge(&M, &D, pairs[2 * s], pairs[2 * s + 1]);
+#if OUTPUT_MODE >= FK_OUTPUT_LSE
     (void)x; (void)add_mask; (void)bool_mask; (void)cols; (void)x_offset; (void)x_row_stride;
     (void)add_mask_offset; (void)add_mask_row_stride; (void)bool_mask_offset;
     (void)bool_mask_row_stride; (void)scale; (void)shard_cols; (void)row_factor;
-    if (lid == 0) sg_write_statistics(SM_YROW(row), M, D);
+    if (lid == 0) seg_write_statistics(SM_YROW(row), M, D);
 #else
     size_t a, b;
     fk_shard(g, shards, shard_cols, (size_t)cols, &a, &b);
-    sg_write(SM_ROW(row), SM_YROW(row), a, b, lid, WG_SIZE, scale, sm_out_of(M, D, SM_FACTOR(row)));
+    seg_write(SM_ROW(row), SM_YROW(row), a, b, lid, WG_SIZE, scale, sm_out_of(M, D, SM_FACTOR(row)));
 #endif
 }

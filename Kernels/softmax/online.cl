@@ -20,24 +20,20 @@
 #include "softmax/row.h"
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_online(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, __global const float *row_factor)
+void softmax_online(SM_X_PARAMS, SM_Y_PARAMS, __global const float *row_factor)
 {
     const int r0 = (int)get_global_id(0) * ROWS_PER_ITEM;
     const int r1 = min(rows, r0 + ROWS_PER_ITEM);
     const size_t n = (size_t)cols;
     if (r0 >= r1) return;
 
-#if OUTPUT_MODE >= 2
+#if OUTPUT_MODE >= FK_OUTPUT_LSE
     (void)row_factor;
     for (int row = r0; row < r1; ++row) {
         float M, D;
         sm_stats(SM_ROW(row), 0, n, scale, &M, &D);
         __global sm_out_t *yr = SM_YROW(row);
-#if OUTPUT_MODE == 2
+#if OUTPUT_MODE == FK_OUTPUT_LSE
         FK_SSTORE1(M + sm_log_d(D), yr);   // D is R; M = -inf -> -inf + log1p(-1) = -inf
 #else
         yr[0] = M;

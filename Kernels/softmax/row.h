@@ -19,7 +19,8 @@
 //   DTYPE          storage of x, y, dy, dx (lib/dtype.h): 0 float, 1 half,
 //                  2 bfloat16; masks and row_factor are float    default 0
 //   OUTPUT_MODE    0 softmax, 1 log-softmax (every forward file); 2 log-sum-
-//                  exp, 3 normalizer statistics (online.cl, shards.cl)
+//                  exp, 3 normalizer statistics (online.cl, shards.cl, the
+//                  group files); named FK_OUTPUT_* in softmax/output.h
 //                                                                 default 0
 //   HAS_ADD_MASK, HAS_BOOL_MASK  0/1: the mask is used / absent (NULL) as a
 //                  compile-time fact. Not defined (preferred): decided at
@@ -50,14 +51,12 @@
 #include "lib/common.h"
 #include "lib/dtype.h"
 #include "lib/online.h"
+#include "softmax/output.h"
 
 // z = scale*x (+ mask) must round identically in every pass (the output
 // pass relies on z - max <= 0): forbid fma contraction.
 #pragma OPENCL FP_CONTRACT OFF
 
-#ifndef OUTPUT_MODE
-#define OUTPUT_MODE 0
-#endif
 #ifndef ROWS_PER_ITEM
 #define ROWS_PER_ITEM 8
 #endif
@@ -71,7 +70,7 @@
 // the row's sum without the max's unit term, so log D = log1p(R) keeps the
 // relative accuracy of a peaked row's max (y = -log1p(R) ~ -R ~ -1e-9),
 // which log(D) with D = 1 + R rounded in float loses (lib/online.h).
-#define SM_LOG_R (OUTPUT_MODE == 1 || OUTPUT_MODE == 2)
+#define SM_LOG_R (OUTPUT_MODE == FK_OUTPUT_LOG_SOFTMAX || OUTPUT_MODE == FK_OUTPUT_LSE)
 
 // a mask is used: compile-time when HAS_*_MASK is given, else p != NULL
 #ifdef HAS_ADD_MASK
@@ -86,7 +85,7 @@
 #endif
 
 // Output element type: float statistics for OUTPUT_MODE 3, else storage.
-#if OUTPUT_MODE == 3
+#if OUTPUT_MODE == FK_OUTPUT_STATISTICS
 typedef float sm_out_t;
 #else
 typedef fk_store_t sm_out_t;
@@ -114,6 +113,15 @@ FK_INLINE sm_row sm_row_at(__global const fk_store_t *x, __global const float *a
     if (SM_USE_BOOL(bool_mask)) r.b = bool_mask + bool_mask_offset + (long)row * bool_mask_row_stride;
     return r;
 }
+// The parameters of x and its masks, and of y, that every forward kernel
+// takes under these names (the host binds them by name, read from the built
+// kernel), and that SM_ROW / SM_YROW read.
+#define SM_X_PARAMS                                                                            \
+    __global const fk_store_t *x, __global const float *add_mask, __global const uchar *bool_mask, \
+    int rows, int cols, long x_offset, long x_row_stride,                                      \
+    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride, \
+    float scale
+#define SM_Y_PARAMS __global sm_out_t *y, long y_offset, long y_row_stride
 // row `row` of the kernel's operands (by the entries' argument names)
 #define SM_ROW(row) sm_row_at(x, add_mask, bool_mask, (row), x_offset, x_row_stride,   \
     add_mask_offset, add_mask_row_stride, bool_mask_offset, bool_mask_row_stride)
@@ -343,7 +351,7 @@ FK_INLINE sm_out sm_out_of(float M, float D, float f)
 {
     sm_out o;
     o.ms = fk_safe_max(M);
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
     // fully masked row: D = 0 -> factor 0 (never 0 * inf); NaN D stays NaN
     o.k = (D == 0.0f) ? 0.0f : f / D;
 #elif SM_LOG_R
@@ -360,7 +368,7 @@ FK_INLINE sm_out sm_out_of(float M, float D, float f)
 
 FK_INLINE float16 sm_p2_16(float16 z, sm_out o)
 {
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
     return fk_expneg16(z - o.ms, o.k);   // 1/D folded into the polynomial
 #else
     return (z - o.ms) - o.k;
@@ -369,14 +377,14 @@ FK_INLINE float16 sm_p2_16(float16 z, sm_out o)
 
 FK_INLINE float sm_p2_1(float z, sm_out o)
 {
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
     return fk_expneg(z - o.ms, o.k);
 #else
     return (z - o.ms) - o.k;
 #endif
 }
 
-#if OUTPUT_MODE <= 1
+#if OUTPUT_MODE <= FK_OUTPUT_LOG_SOFTMAX
 // output columns [a, b) of a row: scalar up to the first 64-byte aligned y
 // (streaming stores need it), float16 vectors, then a scalar tail
 FK_INLINE void sm_p2_range(sm_row r, __global sm_out_t *yr, size_t a, size_t b,

@@ -26,11 +26,7 @@
 #include "softmax/row.h"
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_shard_stats(__global const fk_store_t *x,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, int shard_cols, int shards, __global float *stats)
+void softmax_shard_stats(SM_X_PARAMS, int shard_cols, int shards, __global float *stats)
 {
     const size_t g = get_global_id(0);
     if (g >= (size_t)rows * (size_t)shards) return;
@@ -43,15 +39,11 @@ void softmax_shard_stats(__global const fk_store_t *x,
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, int shard_cols, int shards, __global const float *stats,
+void softmax_shard_output(SM_X_PARAMS, SM_Y_PARAMS, int shard_cols, int shards, __global const float *stats,
     __global const float *row_factor)
 {
     const size_t g = get_global_id(0);
-#if OUTPUT_MODE <= 1
+#if OUTPUT_MODE <= FK_OUTPUT_LOG_SOFTMAX
     if (g >= (size_t)rows * (size_t)shards) return;
     const int row = (int)(g / (size_t)shards);
 #else
@@ -68,11 +60,11 @@ void softmax_shard_output(__global const fk_store_t *x, __global sm_out_t *y,
     for (int s = 0; s < shards; ++s) fk_online_merge(&M, &D, pairs[2 * s], pairs[2 * s + 1]);
 #endif
     __global sm_out_t *yr = SM_YROW(row);
-#if OUTPUT_MODE >= 2
+#if OUTPUT_MODE >= FK_OUTPUT_LSE
     (void)x; (void)add_mask; (void)bool_mask; (void)cols; (void)x_offset; (void)x_row_stride;
     (void)add_mask_offset; (void)add_mask_row_stride; (void)bool_mask_offset;
     (void)bool_mask_row_stride; (void)scale; (void)shard_cols; (void)row_factor;
-#if OUTPUT_MODE == 2
+#if OUTPUT_MODE == FK_OUTPUT_LSE
     FK_SSTORE1(M + sm_log_d(D), yr);
 #else
     yr[0] = M;

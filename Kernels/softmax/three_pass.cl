@@ -12,7 +12,7 @@
 // 3 reads + 1 write per element instead of the online normalizer's 2 + 1.
 #include "softmax/row.h"
 
-#if OUTPUT_MODE > 1
+#if OUTPUT_MODE > FK_OUTPUT_LOG_SOFTMAX
 #error "softmax_three_pass: OUTPUT_MODE 0 or 1 (log-sum-exp and statistics: online.cl)"
 #endif
 
@@ -42,7 +42,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     for (; c < nv; c += 16) fk_kahan16(&d, &dc, fk_expneg16(sm_z16(r, c, scale) - ms, 1.0f));
     float D = fk_hsum16(d - dc);
     for (; c < n; ++c) D += fk_expneg(sm_z1(r, c, scale) - ms, 1.0f);
-#if OUTPUT_MODE == 1
+#if OUTPUT_MODE == FK_OUTPUT_LOG_SOFTMAX
     // R = D - 1; a peaked row (D ~ 1) sums R again without the max's unit
     // (row.h, sm_rest: one more read, for such rows only)
     const float R = (D < SM_PEAKED_D && M > -INFINITY) ? sm_rest(r, 0, n, scale, M) : D - 1.0f;
@@ -54,11 +54,7 @@ FK_INLINE void tp_row3(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_three_pass(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, __global const float *row_factor)
+void softmax_three_pass(SM_X_PARAMS, SM_Y_PARAMS, __global const float *row_factor)
 {
     const int r0 = (int)get_global_id(0) * ROWS_PER_ITEM;
     const int r1 = min(rows, r0 + ROWS_PER_ITEM);

@@ -26,7 +26,7 @@
 // < FLT_MAX / log2 e (~2.4e38). The other algorithms have no such limit.
 #include "softmax/row.h"
 
-#if OUTPUT_MODE > 1
+#if OUTPUT_MODE > FK_OUTPUT_LOG_SOFTMAX
 #error "softmax_two_pass: OUTPUT_MODE 0 or 1 (log-sum-exp and statistics: online.cl)"
 #endif
 
@@ -114,7 +114,7 @@ FK_INLINE void tp_step1(float *N, float *S, float z)
 }
 
 // pass-2 output for z given the row's N and K = f/S (softmax) or log S
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
 #define TP_DEFINE_OUT(SUF, FT)                                                 \
 FK_INLINE FT tp_out##SUF(FT z, float N, float K)                               \
 {                                                                              \
@@ -136,7 +136,7 @@ FK_INLINE FT tp_out##SUF(FT z, float N, float K)                               \
 TP_DEFINE_OUT(, float)
 TP_DEFINE_OUT(16, float16)
 
-#if OUTPUT_MODE == 1
+#if OUTPUT_MODE == FK_OUTPUT_LOG_SOFTMAX
 // max z of a row (NaN ignored)
 FK_INLINE float tp_row_max(sm_row r, size_t n, float scale)
 {
@@ -191,7 +191,7 @@ FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
     for (; c < n; ++c) tp_step1(&N, &S, sm_z1(r, c, scale));
     // pass 2: y = e^r * 2^(k - N) * f/S, or (k - N) ln2 + r - log S.
     // Fully masked row: S = 0 -> 0 / -inf; NaN S (NaN or +inf z) -> NaN row.
-#if OUTPUT_MODE == 0
+#if OUTPUT_MODE == FK_OUTPUT_SOFTMAX
     const float K = (S == 0.0f) ? 0.0f : f / S;
 #else
     // A peaked row: the max's term e^r (|r| <= 0.35) is S's bulk and log S
@@ -218,11 +218,7 @@ FK_INLINE void tp_row2(sm_row r, __global sm_out_t *yr, size_t n, float scale, f
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
-void softmax_two_pass(__global const fk_store_t *x, __global sm_out_t *y,
-    __global const float *add_mask, __global const uchar *bool_mask,
-    int rows, int cols, long x_offset, long x_row_stride, long y_offset, long y_row_stride,
-    long add_mask_offset, long add_mask_row_stride, long bool_mask_offset, long bool_mask_row_stride,
-    float scale, __global const float *row_factor)
+void softmax_two_pass(SM_X_PARAMS, SM_Y_PARAMS, __global const float *row_factor)
 {
     const int r0 = (int)get_global_id(0) * ROWS_PER_ITEM;
     const int r1 = min(rows, r0 + ROWS_PER_ITEM);

@@ -44,7 +44,7 @@ extension Engine {
         return try tensorArguments("q", call.query) + tensorArguments("k", call.key) + tensorArguments("v", call.value)
             + maskArguments("add", call.additiveMask) + maskArguments("keep", call.keepMask) + [
                 "slopes": .buffer(slopes), "has_alibi": .int(slopes == nil ? 0 : 1),
-                "lq": .int(call.lq), "lk": .int(call.lk), "d": .int(call.d), "group": .int(call.headsPerKV),
+                "lq": .int(call.lq), "lk": .int(call.lk), "d": .int(call.d), "heads_per_kv": .int(call.headsPerKV),
                 "scale": .float(call.scale), "sig_bias": .float(call.sigmoidBias),
                 "left": .int(call.left), "right": .int(call.right),
             ]
