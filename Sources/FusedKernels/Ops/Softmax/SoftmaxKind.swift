@@ -13,7 +13,7 @@ public enum SoftmaxKind: String, Sendable, CaseIterable {
 
 /// Which forward algorithm the OpenCL kernel and the CPU path run for softmax and
 /// log-softmax (log-sum-exp and the normalizer statistics always take one online read
-/// on OpenCL, split into shards for few rows, and the reference on the CPU path).
+/// on OpenCL, split into shards for few rows, and `SoftmaxRowsCPU` on the CPU path).
 public enum SoftmaxVariant: String, Codable, Sendable, CaseIterable {
     /// Per shape and device, from measured data. OpenCL: the tuning file's choice, else
     /// the defaults measured on PoCL (`block` for rows that fit on chip on a CPU device,
@@ -27,7 +27,7 @@ public enum SoftmaxVariant: String, Codable, Sendable, CaseIterable {
     case online
     /// The safe three-pass softmax with the row held on chip: max; e^(z−m) once per
     /// element into a scratch row, summed; normalise. One exp per element instead of
-    /// two. Rows longer than `blockMaxColumns` run `online`. CPU path: the reference
+    /// two. Rows longer than `blockMaxColumns` run `online`. CPU path: `SoftmaxRowsCPU`
     /// (z built in the output row, e^(z−m) in place, any row length).
     case block
     /// The safe three-pass softmax from memory: max; sum of e^(z−m); normalise.

@@ -24,7 +24,7 @@ enum SoftmaxVariantsCPU {
         }
         switch variant == .auto ? autoVariant(shape) : variant {
         case .auto, .block:
-            // The reference is a block algorithm: z built in the output row, e^(z−m) in place.
+            // SoftmaxRowsCPU is a block algorithm: z built in the output row, e^(z−m) in place.
             SoftmaxRowsCPU.forward(x, y, shape: shape, kind: kind, scale: scale, masks: masks)
         case .threePass:
             eachRow { row, y in threePass(row, y, cols: cols, isLog: isLog) }
