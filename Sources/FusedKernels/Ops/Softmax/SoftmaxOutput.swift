@@ -1,6 +1,6 @@
 /// What a softmax-family forward writes per row: the public ``SoftmaxKind``s, or the
 /// online normalizer's (m, d) statistics. Its raw value is the kernels' `OUTPUT_MODE`
-/// (`Kernels/softmax/row.h` names the same four).
+/// (`Kernels/softmax/output.h` names the same four, `FK_OUTPUT_*`).
 enum SoftmaxOutput: Int, Equatable, Sendable {
     case softmax = 0
     case logSoftmax = 1
