@@ -105,13 +105,18 @@ public final class Engine: @unchecked Sendable {
     /// the program caches, on first use), and records the launch for `profile`.
     func launch(_ spec: KernelSpec, _ grid: Grid, _ arguments: KernelArguments,
                 on context: OpenCLContext) throws {
-        let source = try loadSource(spec.file)
         try context.serialized {
-            let kernel = try context.kernel(spec, source: source)
+            let kernel = try builtKernel(spec, on: context)
             try kernel.resources.check(grid, spec: spec, device: context.device)
             try kernel.bind(arguments, signature: kernel.signature)
             record(try context.enqueue(kernel, grid), spec)
         }
+    }
+
+    /// The pooled kernel object of `spec` on `context`, built on first use.
+    func builtKernel(_ spec: KernelSpec, on context: OpenCLContext) throws -> CLKernel {
+        let source = try loadSource(spec.file)
+        return try context.serialized { try context.kernel(spec, source: source) }
     }
 
     /// Reads each kernel file once per engine.

@@ -20,15 +20,20 @@ import Testing
     }
 
     @Test func backwardChunksTheVocabulary() {
-        let plan = CrossEntropyBackwardPlan(n: 1024, columns: 65536, dtype: .float16, hasBias: true, tiles: .cpu,
+        let plan = CrossEntropyBackwardPlan(n: 1024, d: 1024, columns: 65536, dtype: .float16, hasBias: true, tiles: .cpu,
                                             device: TuningTests.device)
         #expect(plan.chunk == 8192, "32 MiB of fp32-sized dZ rows, whole 256-column tiles")
-        #expect(plan.launches.map(\.spec.entry) == ["cce_dlogits", "cce_bias_grad"])
+        #expect(plan.launches.map(\.spec.entry) == ["cce_dlogits", "matmul", "matmul", "cce_bias_grad"])
+        #expect(plan.products.map { $0.launches[0].grid } == [Grid(global: [4, 11, 1], local: [1, 1, 1]),
+                                                             Grid(global: [4, 86, 1], local: [1, 1, 1])],
+                "dE over 1024 tokens, dC over the 8192-column chunk, 1024 features in 256-wide tiles")
+        #expect(plan.products.map { $0.launches[0].spec.defines.first { $0.name == "OUT_DTYPE" }?.value } == ["0", "1"],
+                "dE accumulates in fp32, dC is stored fp16")
         #expect(plan.dlogits(columns: 300).grid == Grid(global: [2, 11], local: [1, 1]))
         let shapes = plan.scratchShapes(n: 1024)
         #expect(shapes.dz == [1024, 8192] && shapes.mask == [11, 32] && shapes.biasPartials == [11, 8192])
-        let small = CrossEntropyBackwardPlan(n: 5, columns: 17, dtype: .float32, hasBias: false, tiles: .gpu,
+        let small = CrossEntropyBackwardPlan(n: 5, d: 3, columns: 17, dtype: .float32, hasBias: false, tiles: .gpu,
                                              device: TuningTests.device)
-        #expect(small.chunk == 64 && small.launches.count == 1 && small.scratchShapes(n: 5).biasPartials == nil)
+        #expect(small.chunk == 64 && small.launches.count == 3 && small.scratchShapes(n: 5).biasPartials == nil)
     }
 }

@@ -20,9 +20,7 @@ extension Engine {
     /// fails before the op allocates or writes anything.
     func prepare(_ plan: some KernelPlan, on context: OpenCLContext) throws {
         for launch in plan.launches {
-            let source = try loadSource(launch.spec.file)
-            let kernel = try context.serialized { try context.kernel(launch.spec, source: source) }
-            try kernel.resources.check(launch.grid, spec: launch.spec, device: context.device)
+            try builtKernel(launch.spec, on: context).resources.check(launch.grid, spec: launch.spec, device: context.device)
         }
     }
 

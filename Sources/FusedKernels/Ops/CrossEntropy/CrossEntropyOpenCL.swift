@@ -47,7 +47,7 @@ extension Engine {
 
     func crossEntropyBackwardPlan(_ call: CrossEntropyCall, preset: KernelPreset,
                                   on context: OpenCLContext) -> CrossEntropyBackwardPlan {
-        CrossEntropyBackwardPlan(n: call.n, columns: call.columns, dtype: call.dtype, hasBias: call.bias != nil,
+        CrossEntropyBackwardPlan(n: call.n, d: call.d, columns: call.columns, dtype: call.dtype, hasBias: call.bias != nil,
                                  tiles: matmulParameters(preset, device: context.device), device: context.device)
     }
 

@@ -63,15 +63,20 @@ struct CrossEntropyBackwardPlan: KernelPlan, Equatable {
     let chunk: Int
     let dtype: DType
     let hasBias: Bool
+    /// The chunk's two products: dE += dZ·C_chunk (`[n, d]`, fp32) and dC_chunk = dZᵀ·E
+    /// (`[chunk, d]`, the storage type), on the same tiles.
+    let products: [MatmulPlan]
     private let rowGroup: Int
 
-    init(n: Int, columns: Int, dtype: DType, hasBias: Bool, tiles p: MatmulParameters, device: OpenCLDevice) {
+    init(n: Int, d: Int, columns: Int, dtype: DType, hasBias: Bool, tiles p: MatmulParameters, device: OpenCLDevice) {
         tiles = p
         tokenTiles = (n + p.mwg - 1) / p.mwg
         chunk = min((columns + p.nwg - 1) / p.nwg * p.nwg, max(p.nwg, Self.chunkBytesLimit / (4 * n) / p.nwg * p.nwg))
         self.dtype = dtype
         self.hasBias = hasBias
         rowGroup = crossEntropyRowGroup(device)
+        products = [MatmulPlan(m: n, n: d, batch: 1, dtype: dtype, outputDType: .float32, parameters: p),
+                    MatmulPlan(m: chunk, n: d, batch: 1, dtype: dtype, outputDType: dtype, parameters: p)]
     }
 
     /// `cce_dlogits` over a chunk of `columns` vocabulary columns.
@@ -89,7 +94,9 @@ struct CrossEntropyBackwardPlan: KernelPlan, Equatable {
     }
 
     /// The first chunk's kernels (every chunk runs the same ones).
-    var launches: [KernelLaunch] { [dlogits(columns: chunk)] + (hasBias ? [biasGradient(columns: chunk)] : []) }
+    var launches: [KernelLaunch] {
+        [dlogits(columns: chunk)] + products.flatMap(\.launches) + (hasBias ? [biasGradient(columns: chunk)] : [])
+    }
 
     /// Scratch of one chunk: dZ `[n, chunk]` (the storage type), the filter's block mask
     /// (one bool per tile) and the bias's partial sums (fp32, a row per token tile).

@@ -39,7 +39,9 @@ extension Engine {
     @discardableResult
     func runSoftmax(_ call: SoftmaxCall, kind: SoftmaxKind, into y: Tensor) throws -> Backend {
         try dispatch("softmax", openCL: { context in
-            try encodeSoftmaxForward(call, plan: softmaxPlan(call, on: context), into: try outputRows(y), on: context)
+            let plan = softmaxPlan(call, on: context)
+            try prepare(plan, on: context)
+            try encodeSoftmaxForward(call, plan: plan, into: try outputRows(y), on: context)
         }, cpu: {
             try cpuSoftmaxForward(call, kind: kind, into: y)
         }).1

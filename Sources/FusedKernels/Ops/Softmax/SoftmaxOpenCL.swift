@@ -8,10 +8,9 @@ extension Engine {
 
     /// Runs the forward of `call` into `output` (the statistics output writes one (m, d)
     /// pair of floats per row). `rowFactor` multiplies each row's softmax by a per-row
-    /// factor (the log-sum-exp backward).
+    /// factor (the log-sum-exp backward). The caller has prepared `plan`.
     func encodeSoftmaxForward(_ call: SoftmaxCall, plan: SoftmaxPlan, into output: KernelRows, rowFactor: CLBuffer? = nil,
                               on context: OpenCLContext) throws {
-        try prepare(plan, on: context)
         let shape = call.shape
         let common = KernelRows.arguments("x", try kernelRows(call.x, on: context))
             + KernelRows.arguments("add_mask", try call.additive.map { try kernelRows($0, on: context) })
