@@ -4,6 +4,7 @@
 #   make results   run the suite and write Benchmarks/RESULTS.md and Benchmarks/results/*.svg
 #   make compare   time JAX and PyTorch on kernel-bench's shapes, interleaved with it, into RESULTS.md
 #   make gpu-bundle a folder (and .tar.gz) that runs the GPU check on a machine without Swift
+#   make gpu-model  GPU-shape quality without a GPU: GPU compilers, a warp access model, predictions
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
 .ONESHELL:
@@ -89,6 +90,12 @@ test: icd
 	if [ -s $(OCLGRIND_LOG_FILE) ]; then echo "Oclgrind reported:"; cat $(OCLGRIND_LOG_FILE); exit 1; fi
 	# No OpenCL platform at all: the CPU path must serve everything.
 	OCL_ICD_VENDORS=/nonexistent FUSED_KERNELS_EXPECT_NO_OPENCL=1 swift test --skip-build
+	# GPU shapes: the warp model's toy tests, and every GPU kernel compiled for gfx90a,
+	# gfx1100 and NVPTX with its plan's options (a kernel that does not compile fails).
+	$(MAKE) --no-print-directory gpu-model-plugin
+	swift build --product kernel-bench
+	OCL_ICD_VENDORS=$(ICD_DIR) python3 Benchmarks/gpu-model/gpu_model.py --compile-only \
+	  --kernel-bench .build/debug/kernel-bench --kernels Kernels --work $(GPU_MODEL)/work
 	$(MAKE) --no-print-directory leakcheck
 	$(MAKE) --no-print-directory docs
 
@@ -143,7 +150,8 @@ gpu-bundle: deps
 	rm -rf $(BUNDLE) $(BUNDLE).tar.gz
 	mkdir -p $(BUNDLE)/bin $(BUNDLE)/lib/fallback
 	strip -o $(BUNDLE)/bin/kernel-bench "$$($(BUNDLE_BUILD) --show-bin-path)/kernel-bench"
-	cp -r Kernels Benchmarks/gpu-bundle/run-gpu-check.sh Benchmarks/gpu-bundle/README.txt $(BUNDLE)/
+	cp -r Kernels Benchmarks/gpu-bundle/run-gpu-check.sh Benchmarks/gpu-bundle/gpu-summary.py Benchmarks/gpu-bundle/README.txt $(BUNDLE)/
+	cp Benchmarks/gpu-model/gpu-model.jsonl $(BUNDLE)/predictions.jsonl
 	system='^(linux-vdso|ld-linux-x86-64|libc|libm|libdl|libpthread|librt|libutil|libresolv|libgcc_s)\.so'
 	ldd $(BUNDLE)/bin/kernel-bench | awk '$$2 == "=>" && $$3 ~ /^\// { print $$1, $$3 }' | while read -r name path; do
 	  [[ $$name =~ $$system ]] && continue
@@ -161,3 +169,35 @@ gpu-bundle: deps
 	  ">= $$(cat $(BUNDLE)/lib/fallback/GLIBC_REQUIRED)); $(BUNDLE).tar.gz: $$(du -h $(BUNDLE).tar.gz | cut -f1)"
 	size=$$(du -sm $(BUNDLE) | cut -f1)
 	[ "$$size" -le 64 ] || { echo "gpu-bundle: $$size MiB, over the 64 MiB limit"; exit 1; }
+
+# GPU-shape quality without a GPU (Benchmarks/gpu-model/gpu_model.py): every GPU-preset
+# kernel compiled with clang-15 for gfx90a, gfx1100 (AMDGPU) and NVPTX with the plans' own
+# -D options, run on Oclgrind under the warp access model (an Oclgrind plugin built
+# against the headers of the Debian source of the Oclgrind that Debian ships), and a
+# predicted fraction of an H100's and an MI250's peak. Prints the table; JSON lines in
+# Benchmarks/gpu-model/gpu-model.jsonl (kept: the GPU check compares its measurements with
+# them). A kernel that does not compile for a target fails.
+GPU_MODEL := .build/gpu-model
+GPU_MODEL_PACKAGES := clang-15 llvm-15 libclc-15 llvm-14-dev g++ curl
+OCLGRIND_SOURCE := http://deb.debian.org/debian/pool/main/o/oclgrind/oclgrind_21.10.orig.tar.gz
+OCLGRIND_SOURCE_SHA256 := b40ea81fcf64e9012d63c3128640fde9785ef4f304f9f876f53496595b8e62cc
+.PHONY: gpu-model gpu-model-plugin
+gpu-model-plugin: deps
+	@$(MAKE) --no-print-directory deps PACKAGES="$(GPU_MODEL_PACKAGES)"
+	mkdir -p $(GPU_MODEL)
+	if [ ! -f $(GPU_MODEL)/oclgrind-src/src/core/Plugin.h ]; then
+	  curl -fsSL -o $(GPU_MODEL)/oclgrind.tar.gz $(OCLGRIND_SOURCE)
+	  echo "$(OCLGRIND_SOURCE_SHA256)  $(GPU_MODEL)/oclgrind.tar.gz" | sha256sum -c --quiet
+	  rm -rf $(GPU_MODEL)/oclgrind-src && mkdir $(GPU_MODEL)/oclgrind-src
+	  tar -xzf $(GPU_MODEL)/oclgrind.tar.gz -C $(GPU_MODEL)/oclgrind-src --strip-components=1
+	fi
+	lib=$$(dpkg -L liboclgrind-21.10 | grep -m1 'liboclgrind-21.10.so$$')
+	# -fno-rtti: liboclgrind is built without RTTI, as LLVM is
+	g++ -std=c++17 -O2 -fno-rtti -shared -fPIC -I$(GPU_MODEL)/oclgrind-src/src -I/usr/lib/llvm-14/include \
+	  Benchmarks/gpu-model/warp_model.cpp -o $(GPU_MODEL)/warp_model.so $$lib -L/usr/lib/llvm-14/lib -lLLVM-14
+	python3 Benchmarks/gpu-model/test_warp_model.py $(GPU_MODEL)/warp_model.so
+
+gpu-model: icd host-bench gpu-model-plugin
+	OCL_ICD_VENDORS=$(ICD_DIR) FUSED_KERNELS_CACHE_DIR=$(CURDIR)/$(GPU_MODEL)/cache \
+	  python3 Benchmarks/gpu-model/gpu_model.py --kernel-bench $(HOST_KERNEL_BENCH) --kernels Kernels \
+	  --plugin $(GPU_MODEL)/warp_model.so --work $(GPU_MODEL)/work --out Benchmarks/gpu-model/gpu-model.jsonl

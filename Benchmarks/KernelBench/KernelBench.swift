@@ -10,7 +10,7 @@ struct KernelBench: ParsableCommand {
         commandName: "kernel-bench",
         abstract: "Benchmarks FusedKernels' ops against the roofline measured in the same run.",
         subcommands: [Suite.self, Devices.self, RooflineBench.self] + families
-            + [Tune.self, Run.self, Parity.self, Cycle.self, ReportCommand.self],
+            + [Tune.self, Run.self, Parity.self, Cycle.self, ReportCommand.self, GPUShapes.self],
         defaultSubcommand: Suite.self
     )
 }

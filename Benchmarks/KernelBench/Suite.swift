@@ -9,26 +9,33 @@ struct Suite: ParsableCommand {
     @Option(help: deviceHelp) var device: String?
     @Option(help: "Only these families, comma-separated (default: all).") var families: String?
     @Option(help: "Timed repetitions for every measurement (default: each family's own).") var `repeat`: Int?
+    @Flag(help: "Leave out the devices' roofline records (the families still measure the rooflines they report against).")
+    var noRoofline = false
     @OptionGroup var output: OutputOptions
 
     func run() throws {
         guard (`repeat` ?? 1) >= 1 else { throw ValidationError("--repeat must be ≥ 1") }
         let sink = RecordOutput(output.format)
-        try runSuite(device: device, families: try selectFamilies(families), repeat: `repeat`) { sink.emit($0) }
+        // Tables are printed a family at a time; JSON lines and CSV rows as each run ends, so a
+        // run stopped by a time limit keeps what it finished.
+        try runSuite(device: device, families: try selectFamilies(families), repeat: `repeat`, roofline: !noRoofline,
+                     streaming: output.format != .table) { sink.emit($0) }
     }
 }
 
-/// The suite's records, family by family, handed to `emit` as each family finishes:
-/// first each engine's roofline, then every family's `suiteArguments`.
+/// The suite's records, handed to `emit` as each family finishes (as each run finishes when
+/// `streaming`): first each engine's roofline (unless `roofline` is false), then every
+/// family's `suiteArguments`.
 @discardableResult
-func runSuite(device: String?, families: [any BenchFamily.Type], repeat count: Int? = nil,
-              emit: ([BenchRecord]) -> Void = { _ in }) throws -> [BenchRecord] {
+func runSuite(device: String?, families: [any BenchFamily.Type], repeat count: Int? = nil, roofline: Bool = true,
+              streaming: Bool = false, emit: ([BenchRecord]) -> Void = { _ in }) throws -> [BenchRecord] {
     let engines = try benchmarkEngines(device)
     let repeats = count.map { ["--repeat", "\($0)"] } ?? []
     let context = BenchContext()
     var all: [BenchRecord] = []
-    let runs: [(name: String, records: () throws -> [BenchRecord])] =
-        [("roofline", { try RooflineBench.parse(repeats).records(on: engines, context: context) })]
+    let rooflines: [(name: String, records: () throws -> [BenchRecord])] =
+        roofline ? [("roofline", { try RooflineBench.parse(repeats).records(on: engines, context: context) })] : []
+    let runs = rooflines
         + families.flatMap { family in
             family.suiteArguments.map { arguments in
                 (family.family, { try family.parse(arguments + repeats).records(on: engines, context: context) })
@@ -37,8 +44,8 @@ func runSuite(device: String?, families: [any BenchFamily.Type], repeat count: I
     var family = runs.first?.name
     var group: [BenchRecord] = []
     for (index, run) in runs.enumerated() {
-        if run.name != family {
-            emit(group)
+        if run.name != family || streaming {
+            if !group.isEmpty { emit(group) }
             (family, group) = (run.name, [])
         }
         Progress.show("[\(index + 1)/\(runs.count)] \(run.name)")
@@ -47,7 +54,7 @@ func runSuite(device: String?, families: [any BenchFamily.Type], repeat count: I
         all += records
     }
     Progress.clear()
-    emit(group)
+    if !group.isEmpty { emit(group) }
     return all
 }
 

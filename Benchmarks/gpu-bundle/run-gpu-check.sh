@@ -14,8 +14,19 @@
 #                           an empty folder simulates a machine without ICD files)
 #   GPU_CHECK_VENDOR_LIBS   vendor libraries to look for when there are no ICD files
 #                           (default: NVIDIA, AMD and Intel's OpenCL libraries)
+#   GPU_CHECK_BUDGET        the whole run's time budget in seconds (default 480; --budget N)
 set -uo pipefail
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin
+budget=${GPU_CHECK_BUDGET:-480}
+while [ $# -gt 0 ]; do
+  case $1 in
+    --budget) budget=${2:-}; shift 2 ;;
+    --budget=*) budget=${1#*=}; shift ;;
+    *) echo "run-gpu-check: unknown argument $1 (usage: run-gpu-check.sh [--budget SECONDS])" >&2; exit 2 ;;
+  esac
+done
+[[ $budget =~ ^[0-9]+$ ]] && [ "$budget" -ge 60 ] || { echo "run-gpu-check: --budget must be whole seconds, at least 60" >&2; exit 2; }
+deadline=$(($(date +%s) + budget))
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 say() { echo "run-gpu-check: $*" >&2; }
 die() { say "FAILED: $*"; exit 1; }
@@ -100,20 +111,32 @@ else
 fi
 
 # --- the steps: each command's JSON lines to <step>.jsonl, its standard error to <step>.stderr.log.
+# Each step has its own time limit, cut to what is left of the budget (less a reserve for the
+# summary); a step stopped by its limit keeps the records it finished (kernel-bench writes a
+# line as soon as it has it), and a step with no time left is skipped and noted.
 failed=0
-step() {  # step NAME ARGS...: runs kernel-bench ARGS, notes its exit status and time
-  local name=$1 status start
-  shift
-  say "$name: kernel-bench $*"
+reserve=15
+step() {  # step NAME LIMIT ARGS...: runs kernel-bench ARGS within LIMIT seconds
+  local name=$1 limit=$2 status start left
+  shift 2
+  left=$((deadline - $(date +%s) - reserve))
+  [ "$left" -lt "$limit" ] && limit=$left
+  if [ "$limit" -lt 5 ]; then
+    note "step $name: skipped, the budget is spent (kernel-bench $*)"
+    return 0
+  fi
+  say "$name: kernel-bench $* (limit $limit s)"
   start=$(date +%s)
-  "$work/bin/kernel-bench" "$@" > "$out/$name.jsonl" 2> "$out/$name.stderr.log"
+  timeout --kill-after=5 "$limit" "$work/bin/kernel-bench" "$@" > "$out/$name.jsonl" 2> "$out/$name.stderr.log"
   status=$?
-  note "step $name: exit $status, $(($(date +%s) - start)) s, $(wc -l < "$out/$name.jsonl") JSON lines (kernel-bench $*)"
-  [ $status = 0 ] || { failed=1; tail -5 "$out/$name.stderr.log" >&2; }
+  local how="exit $status"
+  [ $status = 124 ] || [ $status = 137 ] && how="stopped at its limit of $limit s (kept what finished)"
+  note "step $name: $how, $(($(date +%s) - start)) s, $(wc -l < "$out/$name.jsonl") JSON lines (kernel-bench $*)"
+  case $status in 0|124|137) ;; *) failed=1; tail -5 "$out/$name.stderr.log" >&2 ;; esac
   return $status
 }
 
-step devices devices --json || die "kernel-bench devices failed (see $out/devices.stderr.log)"
+step devices 30 devices --json || die "kernel-bench devices failed (see $out/devices.stderr.log)"
 field() { sed -n "s/.*\"$1\" *: *\"\\([^\"]*\\)\".*/\\1/p" <<< "$2"; }
 if [ -n "${GPU_CHECK_DEVICE:-}" ]; then
   line=$(grep -m1 "\"selector\" *: *\"$GPU_CHECK_DEVICE\"" "$out/devices.jsonl") || line=""
@@ -130,10 +153,11 @@ else
 fi
 note "device: $device, $(field name "$line"), type $(field type "$line"), platform $(field platform "$line"), driver $(field driver "$line")"
 
-step roofline roofline --device "$device" --preset gpu --json
-step roofline-cpu-shape roofline --device "$device" --preset cpu --json
-step parity parity --device "$device" --json
-step suite suite --device "$device" --repeat "${GPU_CHECK_REPEAT:-3}" --json
+step roofline 60 roofline --device "$device" --preset gpu --json
+step parity 120 parity --device "$device" --quick --json
+for family in softmax normalizer topk matmul cross-entropy attention; do
+  step "suite-$family" 60 suite --device "$device" --families "$family" --no-roofline --repeat "${GPU_CHECK_REPEAT:-3}" --json
+done
 
 # Every JSON line must parse, where a python3 can check it.
 if command -v python3 > /dev/null; then
@@ -143,5 +167,12 @@ if command -v python3 > /dev/null; then
   done
   note "JSON: every .jsonl file checked with python3"
 fi
-note "GPU check $([ $failed = 0 ] && echo passed || echo FAILED): $out"
+# Measured fraction of the roofline against the prediction of `make gpu-model`.
+if command -v python3 > /dev/null && [ -f "$here/predictions.jsonl" ]; then
+  python3 "$here/gpu-summary.py" "$here/predictions.jsonl" "$out" | tee -a "$summary" >&2 \
+    || { note "summary table: gpu-summary.py failed"; failed=1; }
+else
+  note "summary table: skipped (needs python3 and predictions.jsonl)"
+fi
+note "GPU check $([ $failed = 0 ] && echo passed || echo FAILED) in $(($(date +%s) - deadline + budget)) s of a $budget s budget: $out"
 exit $failed

@@ -46,6 +46,7 @@ public final class Engine: @unchecked Sendable {
     private var sources: [String: KernelSource] = [:]
     let recorder = EventRecorder()
     let scratchMeter = ScratchMeter()
+    let scratchPool = ScratchPool()
     let tuningLock = NSLock()
     var tuningParameters = TuningParameters.defaults
 

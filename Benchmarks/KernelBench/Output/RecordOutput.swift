@@ -35,8 +35,11 @@ final class RecordOutput {
                           "roofline_source", "fraction_of_roofline", "max_error", "error_metric", "ran_on", "kernels",
                           "details"]
 
+    /// Prints `records` and flushes, so that a run stopped by a time limit (run-gpu-check.sh)
+    /// keeps every record it finished.
     func emit(_ records: [BenchRecord]) {
         render(records).forEach { print($0) }
+        fflush(nil)
     }
 
     /// The lines `emit` prints for `records`, after whatever this output printed before.

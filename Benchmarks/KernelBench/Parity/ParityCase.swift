@@ -39,6 +39,18 @@ struct ParityCase {
         }
         return cases.filter { names.contains($0.op) }
     }
+
+    static let quickCasesPerOp = 4
+
+    /// `cases` cut to float32 and the first ``quickCasesPerOp`` of each op, in order.
+    static func quick(_ cases: [ParityCase]) -> [ParityCase] {
+        var kept: [String: Int] = [:]
+        return cases.filter { item in
+            guard item.dtype == .float32, kept[item.op, default: 0] < quickCasesPerOp else { return false }
+            kept[item.op, default: 0] += 1
+            return true
+        }
+    }
 }
 
 /// The dtypes every floating op takes.

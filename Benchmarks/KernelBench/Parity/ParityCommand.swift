@@ -35,9 +35,12 @@ struct Parity: ParsableCommand {
     @Option(help: "Only these ops, comma-separated (e.g. softmax,softmaxTopK); default: every op.")
     var ops: String?
     @Flag(help: "One JSON object per case and device instead of the table.") var json = false
+    @Flag(help: "A quick set: float32 only, the first \(ParityCase.quickCasesPerOp) cases of each op (a GPU check's short slot).")
+    var quick = false
 
     func run() throws {
-        let cases = try ParityCase.selected(ops)
+        let selected = try ParityCase.selected(ops)
+        let cases = quick ? ParityCase.quick(selected) : selected
         let engines = try parityEngines(device, preset: preset)
         guard !engines.isEmpty else {
             FileHandle.standardError.write(Data("kernel-bench parity: no OpenCL device \(device.map { "matches \($0)" } ?? "found"): nothing was checked\n".utf8))
@@ -47,7 +50,11 @@ struct Parity: ParsableCommand {
         var table = ParityTable()
         for engine in engines {
             let start = DispatchTime.now().uptimeNanoseconds
-            table.records += runner.run(on: engine) { if json { print(jsonLine($0)) } }
+            table.records += runner.run(on: engine) {
+                guard json else { return }
+                print(jsonLine($0))
+                fflush(nil)  // each case reaches a pipe as it ends (run-gpu-check.sh's time limits)
+            }
             table.seconds[engine.backend.description] = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
         }
         Progress.clear()

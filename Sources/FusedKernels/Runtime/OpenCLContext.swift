@@ -75,7 +75,13 @@ final class OpenCLContext: @unchecked Sendable {
     /// marking memory uninitialized after a fill command (and across a reused address)
     /// even once a kernel has written it, which gave false reports.
     func makeBuffer(bytes: Int) throws -> CLBuffer {
-        let buffer = try CLBuffer(context: self, byteCount: max((bytes + 3) / 4, 1) * 4)
+        let buffer = try CLBuffer(context: self, byteCount: CLBuffer.roundedSize(bytes))
+        try poison(buffer)
+        return buffer
+    }
+
+    /// Fills `buffer` with the poison pattern in debug builds (see `makeBuffer`).
+    func poison(_ buffer: CLBuffer) throws {
         #if DEBUG
         var pattern: UInt32 = 0xFBFF_FBFF
         if device.isSimulator {
@@ -87,7 +93,6 @@ final class OpenCLContext: @unchecked Sendable {
             }
         }
         #endif
-        return buffer
     }
 
     func makeBuffer<T>(_ values: UnsafeBufferPointer<T>) throws -> CLBuffer {
@@ -149,6 +154,9 @@ final class CLBuffer: @unchecked Sendable {
     let memory: cl_mem
     let byteCount: Int
     private let context: OpenCLContext
+
+    /// The size a buffer of `bytes` gets: whole floats, at least one.
+    static func roundedSize(_ bytes: Int) -> Int { max((bytes + 3) / 4, 1) * 4 }
 
     init(context: OpenCLContext, byteCount: Int) throws {
         var status: cl_int = 0

@@ -39,8 +39,13 @@ public struct OpenCLDevice: Hashable, Sendable, CustomStringConvertible {
     public var isSimulator: Bool { platformName.lowercased().contains("oclgrind") }
 
     /// Build options a device needs to compile our kernels correctly. Oclgrind 21.10's
-    /// uninitialised-value checker crashes on optimised vector shuffles (see common.h).
-    var requiredBuildOptions: [String] { isSimulator ? ["-cl-opt-disable", "-DFK_NO_FORCE_INLINE=1"] : [] }
+    /// uninitialised-value checker crashes on optimised vector shuffles (see common.h);
+    /// `FUSED_KERNELS_SIMULATOR_OPTIMIZE=1` builds optimised code anyway, for runs without
+    /// that checker that count instructions (`make gpu-model`).
+    var requiredBuildOptions: [String] {
+        guard isSimulator, ProcessInfo.processInfo.environment["FUSED_KERNELS_SIMULATOR_OPTIMIZE"] != "1" else { return [] }
+        return ["-cl-opt-disable", "-DFK_NO_FORCE_INLINE=1"]
+    }
 
     /// Every device of every platform the ICD loader reports; empty when there is none.
     /// ``Engine/devices()`` is the same list with errors as ``FusedKernelsError``.

@@ -11,7 +11,8 @@ extension Engine {
         let plan = normalizerPlan(call, on: context)
         try prepare(plan, on: context)
         let rows = call.softmax.shape.rows
-        let output = try context.makeBuffer(bytes: rows * 2 * MemoryLayout<Float>.size)
+        let output = try scratchPool.take(bytes: rows * 2 * MemoryLayout<Float>.size, on: context)
+        defer { scratchPool.give(output) }
         try encodeSoftmaxForward(call.softmax, plan: plan.softmax,
                                  into: KernelRows(buffer: output, layout: RowLayout(rows: rows, cols: 2, offset: 0,
                                                                                     rowStride: 2)), on: context)
@@ -25,7 +26,9 @@ extension Engine {
                                  on context: OpenCLContext) throws {
         let plan = normalizerPlan(call, on: context)
         try prepare(plan, on: context)
-        let factorBuffer = try factors.withUnsafeBufferPointer { try context.makeBuffer($0) }
+        let factorBuffer = try scratchPool.take(bytes: factors.count * MemoryLayout<Float>.size, on: context)
+        defer { scratchPool.give(factorBuffer) }
+        try factors.withUnsafeBytes { try factorBuffer.write($0) }
         try encodeSoftmaxForward(call.softmax, plan: plan.softmax, into: try outputRows(dx), rowFactor: factorBuffer,
                                  on: context)
     }

@@ -23,7 +23,8 @@ extension Engine {
         case .groupRows(let groups):
             try launch(plan.launches[0], common + outputs + ["row_items": .int(groups.rowItems)], on: context)
         case .shards(let layout), .groupShards(let layout, _):
-            let stats = try context.makeBuffer(bytes: plan.scratchBytes)
+            let stats = try scratchPool.take(bytes: plan.scratchBytes, on: context)
+            defer { scratchPool.give(stats) }
             let shards: KernelArguments = ["shard_cols": .int(layout.shardColumns), "shards": .int(layout.shards),
                                            "stats": .buffer(stats)]
             try launch(plan.launches[0], common + shards, on: context)

@@ -15,10 +15,12 @@ extension Engine {
             try launch(plan.launches[0], input + outputs, on: context)
             return
         }
+        let scratch = try [plan.candidateBytes, plan.candidateBytes, plan.statsBytes].map {
+            try scratchPool.take(bytes: $0, on: context)
+        }
+        defer { scratch.forEach(scratchPool.give) }
         let candidates: KernelArguments = [
-            "cand_z": .buffer(try context.makeBuffer(bytes: plan.candidateBytes)),
-            "cand_i": .buffer(try context.makeBuffer(bytes: plan.candidateBytes)),
-            "stats": .buffer(try context.makeBuffer(bytes: plan.statsBytes)),
+            "cand_z": .buffer(scratch[0]), "cand_i": .buffer(scratch[1]), "stats": .buffer(scratch[2]),
         ]
         try launch(plan.launches[0], input + candidates + ["shard_cols": .int(shards.shardColumns), "shards": .int(shards.shards)],
                    on: context)
