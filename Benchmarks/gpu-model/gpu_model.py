@@ -151,7 +151,6 @@ def summarise_access(recs):
     local_bytes = tot(lambda r: ll(r)["bytes"] + ls(r)["bytes"])
     fma = tot(lambda r: r["fma"])
     items = tot(lambda r: r["groups"] * r["local"][0] * r["local"][1] * r["local"][2])
-    work = tot(lambda r: r["active"] * 1.0)  # per-launch ratios: averaged below
     ratio = lambda a, b: a / b if b else None
     return {
         "launches": len(recs), "groups": groups, "items": items, "fma": fma,
@@ -167,7 +166,7 @@ def summarise_access(recs):
         "local_warp_accesses": local_warp, "local_bytes": local_bytes,
         "local_per_fma": ratio(local_items, fma),
         "barriers_per_group": ratio(tot(lambda r: r["barriers"]), groups),
-        "active": ratio(work, len(recs)),
+        "active": ratio(tot(lambda r: r["active"]), len(recs)),  # the launches' mean
         "exp_active": ratio(tot(lambda r: r["exp_active"]), sum(1 for r in recs if r["exp_calls"] > 0)),
     }
 

@@ -140,6 +140,47 @@ import Testing
         #expect(loaded.signature == kernel.signature)
     }
 
+    /// Scratch comes from the engine's pool: a buffer given back is the one the next request
+    /// of its size gets (poisoned again in debug builds, as a new one is); another size is new.
+    @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" })
+    func scratchBuffersArePooledPerEngine(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        let context = try #require(engine.context)
+        let first = try engine.scratchPool.take(bytes: 1000, on: context)
+        try [Float](repeating: 1, count: 250).withUnsafeBytes { try first.write($0) }
+        engine.scratchPool.give(first)
+        let again = try engine.scratchPool.take(bytes: 1000, on: context)
+        #expect(again === first)
+        #if DEBUG
+        let words: [UInt32] = try again.readArray(count: 250)
+        #expect(words.allSatisfy { $0 == 0xFBFF_FBFF })
+        #endif
+        #expect(try engine.scratchPool.take(bytes: 2000, on: context) !== first)
+    }
+
+    /// A tensor made from host values is read back from its host copy while no kernel may
+    /// write it (an input stays so), and from the device once one may (an output).
+    @Test(arguments: TestBackend.all.filter { $0.selector != "cpu" })
+    func hostCopyLastsUntilAKernelMayWrite(backend: TestBackend) throws {
+        let engine = try backend.engine()
+        let x = try engine.tensor((0 ..< 64).map { Float($0) / 8 }, shape: [2, 32])
+        let y = try engine.tensor([Float](repeating: 0, count: 64), shape: [2, 32])
+        guard case let .device(xBuffer) = x.storage.location, case let .device(yBuffer) = y.storage.location else {
+            Issue.record("OpenCL tensors live on the device")
+            return
+        }
+        #expect(xBuffer.hasHostCopy && yBuffer.hasHostCopy)
+        _ = try engine.softmax(x, into: y)
+        #expect(xBuffer.hasHostCopy, "x is a const parameter: its host copy stays")
+        #expect(!yBuffer.hasHostCopy, "y was written by the kernel")
+        let row = try y.array(of: Float.self)
+        let expected = (0 ..< 32).map { exp(Double($0 - 31) / 8) }
+        let sum = expected.reduce(0, +)
+        for (index, value) in row.prefix(32).enumerated() {
+            #expect(abs(Double(value) - expected[index] / sum) < 1e-6, "element \(index) is the kernel's result")
+        }
+    }
+
     /// The device-limit check reads the built kernel's own numbers: a group larger than
     /// the kernel allows, or `__local` memory beyond the device's, is a typed error.
     @Test func kernelResourcesAreCheckedAgainstTheDevice() throws {

@@ -87,6 +87,16 @@ import Testing
         #expect(try ParityRecord.decodeLines(lines.joined(separator: "\n")) == records)
     }
 
+    /// `--quick` (the GPU check's short slot): float32 only, every op kept, at most
+    /// `quickCasesPerOp` cases each, in the full set's order.
+    @Test func theQuickSetKeepsEveryOpInFloat32() {
+        let all = ParityCase.all, quick = ParityCase.quick(all)
+        #expect(Set(quick.map(\.op)) == Set(all.map(\.op)))
+        #expect(quick.allSatisfy { $0.dtype == .float32 })
+        #expect(Dictionary(grouping: quick, by: \.op).values.allSatisfy { $0.count <= ParityCase.quickCasesPerOp })
+        #expect(quick.count < all.count / 3)
+    }
+
     @Test func anUnknownOpIsAnError() {
         #expect(throws: ValidationError.self) { try ParityCase.selected("softmax,sofmax") }
         #expect((try? ParityCase.selected("copy"))?.allSatisfy { $0.op == "copy" } == true)

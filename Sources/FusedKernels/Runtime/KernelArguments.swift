@@ -79,6 +79,7 @@ extension CLKernel {
         switch (parameter.kind, value) {
         case (.buffer, .buffer(let buffer)):
             if let buffer {
+                if !parameter.readOnly { buffer.forgetHostCopy() }
                 var memory: cl_mem? = buffer.memory
                 status = clSetKernelArg(kernel, position, MemoryLayout<cl_mem>.size, &memory)
             } else {

@@ -18,6 +18,11 @@ struct KernelSignature: Equatable, Sendable {
     struct Parameter: Equatable, Sendable {
         let name: String
         let kind: Kind
+        /// A buffer the kernel cannot write (`const` pointee or `__constant`): binding it
+        /// keeps the buffer's host copy. Not compared: drivers differ in reporting it.
+        var readOnly = false
+
+        static func == (a: Parameter, b: Parameter) -> Bool { a.name == b.name && a.kind == b.kind }
     }
 
     /// Where a signature was read from.
@@ -45,13 +50,18 @@ struct KernelSignature: Equatable, Sendable {
                                      MemoryLayout.size(ofValue: address), &address, nil) == CL_SUCCESS,
                   let name = argumentText(kernel, index, CL_KERNEL_ARG_NAME),
                   let type = argumentText(kernel, index, CL_KERNEL_ARG_TYPE_NAME) else { return nil }
+            var qualifier: cl_kernel_arg_type_qualifier = 0
+            let hasQualifier = clGetKernelArgInfo(kernel, index, cl_kernel_arg_info(CL_KERNEL_ARG_TYPE_QUALIFIER),
+                                                  MemoryLayout.size(ofValue: qualifier), &qualifier, nil) == CL_SUCCESS
             let kind: Kind
             switch Int32(address) {
             case CL_KERNEL_ARG_ADDRESS_LOCAL: kind = .local
             case CL_KERNEL_ARG_ADDRESS_GLOBAL, CL_KERNEL_ARG_ADDRESS_CONSTANT: kind = .buffer
             default: kind = type.hasSuffix("*") ? .buffer : .scalar(type)
             }
-            parameters.append(Parameter(name: name, kind: kind))
+            let readOnly = kind == .buffer && (Int32(address) == CL_KERNEL_ARG_ADDRESS_CONSTANT
+                || (hasQualifier && qualifier & cl_kernel_arg_type_qualifier(CL_KERNEL_ARG_TYPE_CONST) != 0))
+            parameters.append(Parameter(name: name, kind: kind, readOnly: readOnly))
         }
         return KernelSignature(entry: entry, parameters: parameters, origin: .builtKernel)
     }
@@ -98,9 +108,12 @@ struct KernelSignature: Equatable, Sendable {
             }
         guard let name = tokens.last, name != "*" else { return nil }
         let type = tokens.dropLast()
-        if type.contains("*") {
+        if let star = type.firstIndex(of: "*") {
             let isLocal = type.contains("__local") || type.contains("local")
-            return Parameter(name: String(name), kind: isLocal ? .local : .buffer)
+            let pointee = type[..<star]
+            let readOnly = !isLocal && (pointee.contains("const") || pointee.contains("__constant")
+                || pointee.contains("constant"))
+            return Parameter(name: String(name), kind: isLocal ? .local : .buffer, readOnly: readOnly)
         }
         let scalar = type.filter { $0 != "const" && $0 != "__private" && $0 != "private" }
         return Parameter(name: String(name), kind: .scalar(scalar.joined(separator: " ")))

@@ -82,6 +82,7 @@ final class OpenCLContext: @unchecked Sendable {
 
     /// Fills `buffer` with the poison pattern in debug builds (see `makeBuffer`).
     func poison(_ buffer: CLBuffer) throws {
+        buffer.forgetHostCopy()
         #if DEBUG
         var pattern: UInt32 = 0xFBFF_FBFF
         if device.isSimulator {
@@ -150,10 +151,20 @@ private final class DeviceLocks: @unchecked Sendable {
 }
 
 /// A device buffer; released when the last reference goes.
+///
+/// A small buffer written whole from the host keeps a host copy of its bytes until a kernel
+/// may write it (it is bound to a parameter that is not `const`) or it is filled, and host
+/// reads are served from that copy: the checks an op makes on small operands (targets,
+/// upstream gradients, dlse, ALiBi slopes) then read where the data already is instead of
+/// waiting for the queue.
 final class CLBuffer: @unchecked Sendable {
     let memory: cl_mem
     let byteCount: Int
     private let context: OpenCLContext
+    /// Buffers up to this size keep a host copy.
+    static let hostCopyLimit = 1 << 20
+    private let hostCopyLock = NSLock()
+    private var hostCopy: [UInt8]?
 
     /// The size a buffer of `bytes` gets: whole floats, at least one.
     static func roundedSize(_ bytes: Int) -> Int { max((bytes + 3) / 4, 1) * 4 }
@@ -177,16 +188,43 @@ final class CLBuffer: @unchecked Sendable {
     func write(_ source: UnsafeRawBufferPointer, at offset: Int = 0) throws {
         precondition(offset >= 0 && offset + source.count <= byteCount, "write past the buffer")
         guard let base = source.baseAddress, source.count > 0 else { return }
+        forgetHostCopy()
         try context.serialized {
             try CLError.check(clEnqueueWriteBuffer(context.queue, memory, cl_bool(CL_TRUE), offset, source.count, base,
                                                    0, nil, nil), "clEnqueueWriteBuffer")
         }
+        if offset == 0, source.count == byteCount, byteCount <= Self.hostCopyLimit {
+            hostCopyLock.lock()
+            hostCopy = [UInt8](source)
+            hostCopyLock.unlock()
+        }
+    }
+
+    /// Whether host reads are served from a host copy now.
+    var hasHostCopy: Bool {
+        hostCopyLock.lock()
+        defer { hostCopyLock.unlock() }
+        return hostCopy != nil
+    }
+
+    /// Drops the host copy: a kernel may write the buffer, or a fill did.
+    func forgetHostCopy() {
+        hostCopyLock.lock()
+        hostCopy = nil
+        hostCopyLock.unlock()
     }
 
     /// Copies the buffer's bytes from `offset` on into `target` (blocking).
     func read(into target: UnsafeMutableRawBufferPointer, from offset: Int = 0) throws {
         precondition(offset >= 0 && offset + target.count <= byteCount, "read past the buffer")
         guard let base = target.baseAddress, target.count > 0 else { return }
+        hostCopyLock.lock()
+        let copy = hostCopy
+        hostCopyLock.unlock()
+        if let copy {
+            copy.withUnsafeBytes { base.copyMemory(from: $0.baseAddress! + offset, byteCount: target.count) }
+            return
+        }
         try context.serialized {
             try CLError.check(clEnqueueReadBuffer(context.queue, memory, cl_bool(CL_TRUE), offset, target.count, base,
                                                   0, nil, nil), "clEnqueueReadBuffer")
