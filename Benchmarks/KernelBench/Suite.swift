@@ -9,6 +9,8 @@ struct Suite: ParsableCommand {
     @Option(help: deviceHelp) var device: String?
     @Option(help: "Only these families, comma-separated (default: all).") var families: String?
     @Option(help: "Timed repetitions for every measurement (default: each family's own).") var `repeat`: Int?
+    @Option(help: "The kernel shape for every family and the roofline (default: each op's auto, by device type).")
+    var preset: KernelPreset?
     @Flag(help: "Leave out the devices' roofline records (the families still measure the rooflines they report against).")
     var noRoofline = false
     @OptionGroup var output: OutputOptions
@@ -19,7 +21,7 @@ struct Suite: ParsableCommand {
         // Tables are printed a family at a time; JSON lines and CSV rows as each run ends, so a
         // run stopped by a time limit keeps what it finished.
         try runSuite(device: device, families: try selectFamilies(families), repeat: `repeat`, roofline: !noRoofline,
-                     streaming: output.format != .table) { sink.emit($0) }
+                     preset: preset, streaming: output.format != .table) { sink.emit($0) }
     }
 }
 
@@ -28,17 +30,17 @@ struct Suite: ParsableCommand {
 /// family's `suiteArguments`.
 @discardableResult
 func runSuite(device: String?, families: [any BenchFamily.Type], repeat count: Int? = nil, roofline: Bool = true,
-              streaming: Bool = false, emit: ([BenchRecord]) -> Void = { _ in }) throws -> [BenchRecord] {
+              preset: KernelPreset? = nil, streaming: Bool = false, emit: ([BenchRecord]) -> Void = { _ in }) throws -> [BenchRecord] {
     let engines = try benchmarkEngines(device)
-    let repeats = count.map { ["--repeat", "\($0)"] } ?? []
+    let common = (count.map { ["--repeat", "\($0)"] } ?? []) + (preset.map { ["--preset", $0.rawValue] } ?? [])
     let context = BenchContext()
     var all: [BenchRecord] = []
     let rooflines: [(name: String, records: () throws -> [BenchRecord])] =
-        roofline ? [("roofline", { try RooflineBench.parse(repeats).records(on: engines, context: context) })] : []
+        roofline ? [("roofline", { try RooflineBench.parse(common).records(on: engines, context: context) })] : []
     let runs = rooflines
         + families.flatMap { family in
             family.suiteArguments.map { arguments in
-                (family.family, { try family.parse(arguments + repeats).records(on: engines, context: context) })
+                (family.family, { try family.parse(arguments + common).records(on: engines, context: context) })
             }
         }
     var family = runs.first?.name

@@ -15,6 +15,8 @@
 #   GPU_CHECK_VENDOR_LIBS   vendor libraries to look for when there are no ICD files
 #                           (default: NVIDIA, AMD and Intel's OpenCL libraries)
 #   GPU_CHECK_BUDGET        the whole run's time budget in seconds (default 480; --budget N)
+#   GPU_CHECK_PRESET        cpu or gpu: the kernel shape of parity and the suite (default: by
+#                           device type, gpu on a GPU; gpu makes a CPU device a stand-in)
 set -uo pipefail
 export PATH=/usr/bin:/bin:/usr/sbin:/sbin
 budget=${GPU_CHECK_BUDGET:-480}
@@ -154,9 +156,12 @@ fi
 note "device: $device, $(field name "$line"), type $(field type "$line"), platform $(field platform "$line"), driver $(field driver "$line")"
 
 step roofline 60 roofline --device "$device" --preset gpu --json
-step parity 120 parity --device "$device" --quick --json
+preset=()
+[ -n "${GPU_CHECK_PRESET:-}" ] && preset=(--preset "$GPU_CHECK_PRESET")
+step parity 120 parity --device "$device" --quick "${preset[@]}" --json
 for family in softmax normalizer topk matmul cross-entropy attention; do
-  step "suite-$family" 60 suite --device "$device" --families "$family" --no-roofline --repeat "${GPU_CHECK_REPEAT:-3}" --json
+  step "suite-$family" 60 suite --device "$device" --families "$family" --no-roofline "${preset[@]}" \
+    --repeat "${GPU_CHECK_REPEAT:-3}" --json
 done
 
 # Every JSON line must parse, where a python3 can check it.
