@@ -85,7 +85,8 @@ struct Tune: ParsableCommand {
     }
 
     /// The matmul tiles tried on `device`: for CPU devices one item per group with large
-    /// register tiles around the CPU preset; for GPUs a small grid around the GPU preset.
+    /// register tiles around the CPU preset; for GPUs the CLBlast-style search space of
+    /// `MatmulParameters.gpuSearchSpace` (its constraints checked before any build).
     /// Only valid sets that fit the device's work-group size and local memory.
     static func matmulCandidates(for device: OpenCLDevice) -> [MatmulParameters] {
         var grid: [MatmulParameters] = []
@@ -100,13 +101,8 @@ struct Tune: ParsableCommand {
                 }
             }
         } else {
-            for (mwg, nwg) in [(64, 64), (64, 128), (128, 64), (128, 128)] {
-                for kwg in [16, 32] {
-                    for vwn in [2, 4] {
-                        grid.append(MatmulParameters(mwg: mwg, nwg: nwg, kwg: kwg, mdimc: 16, ndimc: 16, vwn: vwn, mr: 4, nr: 4))
-                    }
-                }
-            }
+            grid = MatmulParameters.gpuSearchSpace(maxWorkGroupSize: device.maxWorkGroupSize,
+                                                   localMemoryBytes: device.localMemoryBytes)
         }
         return grid.filter {
             $0.isValid && $0.mdimc * $0.ndimc <= device.maxWorkGroupSize

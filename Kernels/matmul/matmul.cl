@@ -51,10 +51,16 @@
 //                                                               default 1
 //   MR, NR    micro-tile (rows x columns) swept over the per-item tile
 //             MWI x NWI = (MWG/MDIMC) x (NWG/NDIMC)  default MWI, NWI
+//             (one-item groups; cooperating items hold all of MWI x NWI)
+//   VWM       cooperating items: width of the A vectors read from __local,
+//             1, 2, 4, 8 dividing MWI     default the largest of 4, 2, 1 | MWI
 //   FK_NO_FORCE_INLINE  1 with -cl-opt-disable (Oclgrind; common.h) def 0
 // Constraints (checked by #error): MDIMC | MWG, NDIMC | NWG, MR | MWI,
-// NR | NWI, VWN | NR; with MDIMC = NDIMC = 1 also 16 | MWG, NWG, KWG.
-// Register tile: MR*NR/VWN accumulators + NR/VWN vectors of B.
+// NR | NWI, VWN | NR; with MDIMC = NDIMC = 1 also 16 | MWG, NWG, KWG;
+// otherwise 4 | MWG, NWG, KWG and VWM | MWI.
+// Register tile: MR*NR/VWN accumulators + NR/VWN vectors of B (GPU:
+// MWI*NWI/VWN accumulators, MWI/VWM + NWI/VWN vectors per k-step, and
+// KWG*(MWG+NWG)/(MDIMC*NDIMC) prefetched elements).
 // Memory per group: MDIMC*NDIMC > 1: __local (KWG*(MWG+NWG)) floats;
 // 1 x 1: __private (KWG*(MWG+NWG) + MWG*NWG) floats (host: check against
 // CL_DEVICE_LOCAL_MEM_SIZE for the former).
@@ -65,9 +71,12 @@
 //     one item per group and per core thread; 12 x 32 micro-tile = 24
 //     zmm accumulators + 2 B vectors; tiles A 96 KiB, B 256 KiB (L2),
 //     partial sums 96 KiB, all __private (~450 KiB of the thread's stack).
-//   GPU:         -DMWG=64 -DNWG=64 -DKWG=16 -DMDIMC=16 -DNDIMC=16 -DVWN=4
-//     256 items, 4 x 4 results each (one float4 of B per k-step), __local
-//     tiles 2 x 4 KiB.
+//   GPU:         -DMWG=64 -DNWG=64 -DKWG=16 -DMDIMC=8 -DNDIMC=16 -DVWN=4
+//                -DMR=8 -DNR=4    (VWM 4 by default)
+//     128 items, 8 x 4 results each in registers; per k-step two float4 of
+//     A and one of B from __local (3 reads per 32 FMAs); float4 global
+//     loads prefetched a k-block ahead; __local tiles 2 x 4 KiB, swizzled
+//     (no bank conflicts for A·B); 117 VGPRs, 4 waves/SIMD on gfx90a.
 #include "lib/common.h"
 #include "lib/dtype.h"
 #include "lib/gemm.h"

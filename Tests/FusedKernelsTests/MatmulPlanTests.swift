@@ -10,9 +10,10 @@ import Testing
         #expect(cpu.launches[0].spec.defines.contains(.init(name: "OUT_DTYPE", value: "0")))
         #expect(cpu.launches[0].spec.defines.contains(.init(name: "DTYPE", value: "1")))
         let gpu = MatmulPlan(m: 1024, n: 1024, batch: 1, dtype: .float32, outputDType: .float32, parameters: .gpu)
-        #expect(gpu.launches[0].grid == Grid(global: [16 * 16, 16 * 16, 1], local: [16, 16, 1]))
+        #expect(gpu.launches[0].grid == Grid(global: [16 * 16, 16 * 8, 1], local: [16, 8, 1]),
+                "16 × 16 tiles of 64 × 64, 16 × 8 items each")
         #expect(gpu.launches[0].spec.description
-                    == "matmul/matmul.cl:matmul -DDTYPE=0 -DKWG=16 -DMDIMC=16 -DMR=4 -DMWG=64 -DNDIMC=16 -DNR=4 -DNWG=64 "
+                    == "matmul/matmul.cl:matmul -DDTYPE=0 -DKWG=16 -DMDIMC=8 -DMR=8 -DMWG=64 -DNDIMC=16 -DNR=4 -DNWG=64 "
                     + "-DOUT_DTYPE=0 -DVWN=4")
     }
 }

@@ -349,4 +349,22 @@ import Testing
                                                                          longRows: .init(rowsPerItem: 8, chunk: 8))))
         }
     }
+
+    /// The GPU matmul search space (kernel-bench tune): CLBlast's parameters, constraints
+    /// checked before anything is built, the GPU preset in it.
+    @Test func gpuMatmulSearchSpace() {
+        let space = MatmulParameters.gpuSearchSpace(maxWorkGroupSize: 256, localMemoryBytes: 1 << 16)
+        #expect(space.count == 108)
+        #expect(space.allSatisfy { $0.isValid && $0.mr == $0.mwg / $0.mdimc && $0.nr == $0.nwg / $0.ndimc })
+        #expect(space.allSatisfy { (64 ... 256).contains($0.mdimc * $0.ndimc) && $0.kwg * ($0.mwg + $0.nwg) <= 16 * $0.mdimc * $0.ndimc })
+        var preset = MatmulParameters.gpu
+        preset.vwm = 4   // the kernel's default for mwg/mdimc = 8
+        #expect(space.contains(preset))
+        #expect(MatmulParameters.gpuSearchSpace(maxWorkGroupSize: 128, localMemoryBytes: 1 << 16).count == 32)
+        #expect(MatmulParameters.gpuSearchSpace(maxWorkGroupSize: 256, localMemoryBytes: 8192).count == 48,
+                "KWG·(MWG + NWG) floats within the local memory")
+        #expect(!MatmulParameters(mwg: 64, nwg: 64, kwg: 16, mdimc: 8, ndimc: 16, vwn: 4, mr: 8, nr: 4, vwm: 3).isValid)
+        #expect(!MatmulParameters(mwg: 64, nwg: 64, kwg: 18, mdimc: 8, ndimc: 16, vwn: 4, mr: 8, nr: 4).isValid,
+                "cooperating groups load 4-wide: 4 | KWG")
+    }
 }
