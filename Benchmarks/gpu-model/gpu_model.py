@@ -33,11 +33,12 @@ PTX_COUNTS = {
     "st.global": r"st\.global", "bar.sync": r"bar\.sync", "fma": r"fma\.rn\.f32", "ex2": r"ex2\.approx",
 }
 
-# The machines of the prediction (public specifications; fp32 without packed math).
+# The machines of the prediction (public specifications; fp32 without packed math; L2
+# bandwidth assumed twice DRAM's).
 MACHINES = {
-    "h100": dict(units=132, clock=1.98e9, fma_per_clk=128, dram=3.35e12, lds_bytes_per_clk=128,
+    "h100": dict(units=132, clock=1.98e9, fma_per_clk=128, dram=3.35e12, l2=6.7e12, lds_bytes_per_clk=128,
                  issue_per_clk=4, warp=32, regs=65536, max_warps=64, lds=228 * 1024, latency=600e-9),
-    "mi250": dict(units=208, clock=1.70e9, fma_per_clk=128, dram=3.2e12, lds_bytes_per_clk=128,
+    "mi250": dict(units=208, clock=1.70e9, fma_per_clk=128, dram=3.2e12, l2=6.4e12, lds_bytes_per_clk=128,
                   issue_per_clk=4, warp=64, regs=None, max_warps=32, lds=64 * 1024, latency=700e-9),
 }
 
@@ -171,6 +172,7 @@ def summarise_access(recs):
         "global_load_bytes_per_item_access": ratio(tot(lambda r: gl(r)["useful_bytes"]),
                                                    tot(lambda r: gl(r)["item_accesses"])),
         "global_sector_bytes": tot(lambda r: gl(r)["sector_bytes"] + gs(r)["sector_bytes"]),
+        "global_distinct_bytes": tot(lambda r: r["global_distinct_bytes"]),
         "global_useful_bytes": tot(lambda r: gl(r)["useful_bytes"] + gs(r)["useful_bytes"]),
         "local_ways_mean": ratio(local_ways, local_warp),
         "local_ways_worst": max([max(ll(r)["ways_worst"], ls(r)["ways_worst"]) for r in recs] or [0]),
@@ -184,7 +186,7 @@ def summarise_access(recs):
 
 def predict(access, amd, machine):
     """Predicted fraction of the machine's peak: of its fp32 FMA rate for kernels that do
-    more than 4 FMAs per global byte, else of its copy bandwidth. Each limiter is a time
+    more than 4 FMAs per distinct global byte, else of its copy bandwidth. Each limiter is a time
     in clocks per SM for the model-shape work; the prediction is the ideal time over the
     largest, times a latency factor from occupancy (Little's law on resident warps)."""
     if not access or not amd:
@@ -206,21 +208,24 @@ def predict(access, amd, machine):
     issue = warp_instr / m["issue_per_clk"]
     lds = access["local_bytes"] / m["lds_bytes_per_clk"] * (access["local_ways_mean"] or 1)
     fma = access["fma"] / m["fma_per_clk"]
-    dram_clk = access["global_sector_bytes"] / (m["dram"] / m["units"] / m["clock"])
-    compute = access["fma"] > 4 * max(access["global_useful_bytes"], 1)
+    per_clk = lambda bandwidth: bandwidth / m["units"] / m["clock"]  # bytes per clock per SM/CU
+    # DRAM carries the launch's distinct sectors; every warp access's sectors pass through L2
+    dram_clk = max(access["global_distinct_bytes"] / per_clk(m["dram"]),
+                   access["global_sector_bytes"] / per_clk(m["l2"]))
+    compute = access["fma"] > 4 * max(access["global_distinct_bytes"], 1)
     if compute:
         ideal = fma
         latency = min(1.0, warps / 8)  # 2 warps per scheduler hide an FMA's and an LDS read's latency
         bound = max(fma, issue, lds, dram_clk)
         kind = "fma"
     else:
-        ideal = access["global_useful_bytes"] / (m["dram"] / m["units"] / m["clock"])
+        ideal = access["global_useful_bytes"] / per_clk(m["dram"])
         # bytes in flight per SM: resident warps x lanes x bytes per load, against BW x latency
         in_flight = warps * warp * (access["global_load_bytes_per_item_access"] or 4)
         latency = min(1.0, in_flight / (m["dram"] * m["latency"] / m["units"]))
         bound = max(dram_clk, issue, lds)
         kind = "copy"
-    limiter = max([("fma", fma), ("issue", issue), ("lds", lds), ("dram", dram_clk)], key=lambda x: x[1])[0]
+    limiter = max([("fma", fma), ("issue", issue), ("lds", lds), ("memory", dram_clk)], key=lambda x: x[1])[0]
     return {"of": kind, "fraction": round(ideal / bound * latency, 3) if bound else None,
             "limiter": limiter, "warps_per_unit": warps, "latency_factor": round(latency, 3)}
 

@@ -10,6 +10,7 @@
 // * __local accesses: bank-conflict ways on 32 banks of 4 bytes, in 128-byte phases (a
 //   16-byte access serves 8 lanes per phase, an 8-byte one 16); distinct words of one
 //   bank conflict, the same word is a broadcast;
+// * the distinct 32-byte global sectors of the launch (its compulsory DRAM traffic);
 // * barriers per work-group, floating multiplies (FMAs: one per lane of an fmul, fma,
 //   mad or fmuladd), instructions per item;
 // * item activity: per barrier interval, the work items did (floating-point and memory
@@ -86,6 +87,9 @@ struct Totals
   Banked localLoad, localStore;
   double groups = 0, barriers = 0, fma = 0, instructions = 0;
   double work = 0, workSlots = 0, exps = 0, expSlots = 0;
+  // Distinct 32-byte sectors of global memory over the launch: its compulsory traffic
+  // (what must come from DRAM if the cache holds the rest).
+  std::unordered_set<size_t> distinctSectors;
 };
 
 class WarpModel : public Plugin
@@ -120,7 +124,8 @@ public:
         << ",\"fma\":" << t.fma << ",\"instructions\":" << t.instructions
         << ",\"active\":" << ratio(t.work, t.workSlots)
         << ",\"exp_active\":" << ratio(t.exps, t.expSlots)
-        << ",\"exp_calls\":" << t.exps;
+        << ",\"exp_calls\":" << t.exps
+        << ",\"global_distinct_bytes\":" << t.distinctSectors.size() * sectorBytes;
     traffic(out, "global_load", t.globalLoad);
     traffic(out, "global_store", t.globalStore);
     banked(out, "local_load", t.localLoad);
@@ -317,6 +322,7 @@ private:
           bytes.insert(b);
           sectors.insert(b / sectorBytes);
         }
+      m_totals.distinctSectors.insert(sectors.begin(), sectors.end());
       t.warpAccesses += 1;
       t.itemAccesses += r.accesses.size();
       t.usefulBytes += bytes.size();
