@@ -67,7 +67,8 @@ import Testing
     /// Every D of 1…256 with Lq, Lk ∈ {1, 17, 1000} (1000 straddles the CPU path's 128-row
     /// and 256-key blocks), every option alone and all together on both orientations of
     /// 17 × 1000 (causal with Lq < Lk and Lq > Lk, where most rows keep nothing), GQA,
-    /// fp16 and bf16, and tiny cases with every option for the simulator.
+    /// fp16 and bf16, odd lengths one past the GPU preset's tiles (65, 33, 7), and tiny
+    /// cases with every option for the simulator.
     static let cases: [Case] = activations.flatMap { act -> [Case] in
         var cases = [Case(lq: 1, lk: 1, d: 1, act).with { $0.onSimulator = true },
                      Case(2, 2, 2, lq: 17, lk: 17, d: 48, act).with { $0.onSimulator = true },
@@ -95,6 +96,10 @@ import Testing
                   Case(1, 4, 4, lq: 1000, lk: 17, d: 48, act).with { $0.name = "GQA 1" },
                   combined(Case(1, 2, 1, lq: 1000, lk: 1000, d: 64, act)).with { $0.window?.left = 300 },
                   combined(Case(2, 4, 2, lq: 9, lk: 5, d: 16, act)).with { $0.onSimulator = true },
+                  // odd lengths across the GPU preset's 64-row, 64- and 32-key and 16-key tiles
+                  Case(1, 2, 1, lq: 65, lk: 33, d: 128, act).with { $0.causal = true; $0.name = "causal" },
+                  combined(Case(2, 4, 2, lq: 7, lk: 65, d: 64, act)),
+                  Case(1, 2, 1, lq: 33, lk: 7, d: 8, act).with { $0.onSimulator = true },
                   combined(Case(2, 4, 2, lq: 5, lk: 9, d: 16, act)).with { $0.onSimulator = true }]
         for dtype in [DType.float16, .bfloat16] {
             cases += [Case(lq: 1000, lk: 17, d: 80, act).with { $0.dtype = dtype },
