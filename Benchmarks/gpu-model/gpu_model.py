@@ -198,6 +198,8 @@ def predict(access, amd, machine):
     # H100: 64 K registers over (VGPRs rounded to 8) x 32 lanes, and shared memory.
     if machine == "mi250":
         warps = amd["occupancy"] * 4
+        if amd.get("lds"):  # 64 KiB of LDS per CU: whole groups of 64-lane waves
+            warps = min(warps, m["lds"] // amd["lds"] * max(1, -(-items_per_group // 64)))
     else:
         regs = max(8, -(-amd["vgprs"] // 8) * 8)
         warps = min(m["max_warps"], m["regs"] // (regs * 32))
