@@ -255,7 +255,8 @@ def main():
     shutil.rmtree(compiled, ignore_errors=True)
     os.makedirs(compiled)
 
-    env = dict(os.environ)
+    # the kernels compiled here are the ones kernel-bench runs (not its bundled copy)
+    env = dict(os.environ, FUSED_KERNELS_KERNELS_DIR=os.path.abspath(args.kernels))
     if args.compile_only:
         suite, accesses = [], []
         model = gpu_shapes(args.kernel_bench, "model", "pthread", env, filt=args.filter)
@@ -264,8 +265,9 @@ def main():
         marker = os.path.join(args.work, "warp-model.jsonl")
         if os.path.exists(marker):
             os.remove(marker)
+        # 64 KiB of __local (Oclgrind's default is 32), as on AMD GPUs: the plans pick the GPU tiles
         model_env = dict(env, OCLGRIND_PLUGINS=args.plugin, WARP_MODEL_OUT=marker,
-                         FUSED_KERNELS_SIMULATOR_OPTIMIZE="1")
+                         FUSED_KERNELS_SIMULATOR_OPTIMIZE="1", OCLGRIND_LOCAL_MEM_SIZE="65536")
         for k in ("OCLGRIND_DATA_RACES", "OCLGRIND_UNINITIALIZED", "OCLGRIND_CHECK_API"):
             model_env.pop(k, None)
         model = gpu_shapes(args.kernel_bench, "model", "oclgrind", model_env, marker=marker, filt=args.filter)

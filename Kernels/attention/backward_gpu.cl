@@ -7,7 +7,10 @@
 // Scores run in base 2 (operands times scale·log2(e), lse times log2(e)).
 // Every output tile has one owner: no atomics, the same sums in the same
 // order on every run. The two gradient kernels are built with their own
-// tiles (ATT_BM, ATT_BN, ATT_RM differ).
+// tiles (ATT_BM, ATT_BN, ATT_RM differ), each in its own program:
+// ATT_PASS 1 holds attn_delta and attn_backward_query, ATT_PASS 2
+// attn_backward_kv (one kernel's __local arrays at the other's tiles may not
+// fit the device, and a GPU compiler rejects the whole program then).
 //
 // attn_backward_query. LAUNCH RULE: global = (ceil(lq/BM)*ATT_WG, heads,
 //   batch), local = (ATT_WG, 1, 1); group (t, h, b): query rows
@@ -47,6 +50,7 @@
         add_si, add_sj, keep_si, keep_sj, scale, has_alibi ? slopes[h] : 0.0f,                         \
         has_add, has_keep, has_alibi, lk - lq, left, right }
 
+#if !defined(ATT_PASS) || ATT_PASS == 1
 // attn_delta: one item per row (global = round_up(rows, WG_SIZE), local
 // WG_SIZE), rows = batch*heads*lq in (b, h, i) order: delta[row] = Σ_c dO·O.
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
@@ -63,6 +67,7 @@ void attn_delta(__global const fk_store_t *o, long o_offset, long o_sb, long o_s
     for (int c = 0; c < d; ++c) s = fma(FK_SLOAD1(orow + c * o_sd), FK_SLOAD1(grow + c * dout_sd), s);
     delta[row] = s;
 }
+#endif
 
 // P and dS in place of the base-2 scores s and dp for one element: lse2 the
 // query's lse·log2(e) (−∞: the row keeps no key, P = 0), dl its Δ
@@ -78,6 +83,7 @@ FK_INLINE void attn_p_ds(float *s, float *dp, float lse2, float dl, float gb)
     *s = p;
 }
 
+#if !defined(ATT_PASS) || ATT_PASS == 1
 __kernel __attribute__((reqd_work_group_size(ATT_WG, 1, 1)))
 void attn_backward_query(ATT_BACKWARD_PARAMS,
                          __global fk_store_t *dq, long dq_offset, long dq_sb, long dq_sh, long dq_sl, long dq_sd)
@@ -143,7 +149,9 @@ void attn_backward_query(ATT_BACKWARD_PARAMS,
     for (int a = 0; a < ATT_RM; ++a) f[a] = scale;
     attn_store_acc(acc, f, dqh, dq_sl, dq_sd, mv, d, ty, tx);
 }
+#endif
 
+#if !defined(ATT_PASS) || ATT_PASS == 2
 __kernel __attribute__((reqd_work_group_size(ATT_WG, 1, 1)))
 void attn_backward_kv(ATT_BACKWARD_PARAMS,
                       __global fk_store_t *dk, long dk_offset, long dk_sb, long dk_sh, long dk_sl, long dk_sd,
@@ -222,3 +230,4 @@ void attn_backward_kv(ATT_BACKWARD_PARAMS,
     attn_store_acc(acc_k, f, dkh, dk_sl, dk_sd, mv, d, ty, tx);
     attn_store_acc(acc_v, one, dvh, dv_sl, dv_sd, mv, d, ty, tx);
 }
+#endif

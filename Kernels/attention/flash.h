@@ -84,10 +84,26 @@ typedef float attn_rv_t;
 #define ATT_LOG2E 1.44269504088896341f
 #define ATT_LN2 0.693147180559945309f
 
+// Four consecutive stored elements as one vector access (element alignment is
+// enough for vloadn/vstoren): a warp's lanes then read or write one contiguous
+// span, every byte of each 32-byte sector used.
+#if DTYPE == 0
+#define ATT_SLOAD4(p) vload4(0, (p))
+#define ATT_SSTORE4(v, p) vstore4((v), 0, (p))
+#elif DTYPE == 1
+#define ATT_SLOAD4(p) vload_half4(0, (p))
+#define ATT_SSTORE4(v, p) vstore_half4_rte((v), 0, (p))
+#else
+#define ATT_SLOAD4(p) as_float4(convert_uint4(vload4(0, (p))) << 16)
+#define ATT_SSTORE4(v, p) vstore4((ushort4)(fk_to_bf16((v).s0), fk_to_bf16((v).s1), fk_to_bf16((v).s2), \
+                                            fk_to_bf16((v).s3)), 0, (p))
+#endif
+
 // Copies rows [0, nr) × columns [0, d) of X(r, c) = x[r*sr + c*sc] into the
 // float4 tile t[R][ATT_LD4], times f, zeros elsewhere (rows up to R, columns
 // up to ATT_DP): every item of the group, float4 stores, consecutive items on
-// consecutive columns (global reads coalesced when sc = 1).
+// consecutive columns; one vector read per item where the row is contiguous
+// (sc = 1), element reads at the row's tail and for strided views.
 #define ATT_STAGE(t, R, x, sr, sc, nr, d, f) do {                                       \
     _Pragma("unroll 1")                                                                 \
     for (int e_ = (int)get_local_id(0); e_ < (R) * ATT_D4; e_ += ATT_WG) {             \
@@ -95,10 +111,14 @@ typedef float attn_rv_t;
         float4 v_ = (float4)0.0f;                                                      \
         if (r_ < (nr)) {                                                               \
             __global const fk_store_t *p_ = (x) + r_ * (sr) + c_ * (sc);               \
-            if (c_ < (d)) v_.s0 = FK_SLOAD1(p_);                                       \
-            if (c_ + 1 < (d)) v_.s1 = FK_SLOAD1(p_ + (sc));                            \
-            if (c_ + 2 < (d)) v_.s2 = FK_SLOAD1(p_ + 2 * (sc));                        \
-            if (c_ + 3 < (d)) v_.s3 = FK_SLOAD1(p_ + 3 * (sc));                        \
+            if ((sc) == 1 && c_ + 3 < (d)) {                                           \
+                v_ = ATT_SLOAD4(p_);                                                   \
+            } else {                                                                   \
+                if (c_ < (d)) v_.s0 = FK_SLOAD1(p_);                                   \
+                if (c_ + 1 < (d)) v_.s1 = FK_SLOAD1(p_ + (sc));                        \
+                if (c_ + 2 < (d)) v_.s2 = FK_SLOAD1(p_ + 2 * (sc));                    \
+                if (c_ + 3 < (d)) v_.s3 = FK_SLOAD1(p_ + 3 * (sc));                    \
+            }                                                                          \
         }                                                                              \
         (t)[r_ * ATT_LD4 + c_ / 4] = v_ * (f);                                         \
     }                                                                                  \
@@ -216,7 +236,8 @@ FK_INLINE float attn_exp2(float x)
 FK_INLINE float attn_sigmoid_log2(float x) { return native_recip(1.0f + attn_exp2(-x)); }
 
 // Stores rows [0, nr) × columns [0, d) of the accumulator acc (as owned by
-// item (ty, tx)) times f[a] per row to Y(r, c) = y[r*sr + c*sc].
+// item (ty, tx)) times f[a] per row to Y(r, c) = y[r*sr + c*sc] (one vector
+// write per float4 where the row is contiguous).
 FK_INLINE void attn_store_acc(float4 acc[ATT_RM][ATT_NU], const float f[ATT_RM], __global fk_store_t *y, long sr,
                               long sc, int nr, int d, int ty, int tx)
 {
@@ -228,6 +249,10 @@ FK_INLINE void attn_store_acc(float4 acc[ATT_RM][ATT_NU], const float f[ATT_RM],
             const int c = 4 * (tx + ATT_TN * u);
             const float4 v = acc[a][u] * f[a];
             __global fk_store_t *p = y + r * sr + c * sc;
+            if (sc == 1 && c + 3 < d) {
+                ATT_SSTORE4(v, p);
+                continue;
+            }
             if (c < d) FK_SSTORE1(v.s0, p);
             if (c + 1 < d) FK_SSTORE1(v.s1, p + sc);
             if (c + 2 < d) FK_SSTORE1(v.s2, p + 2 * sc);

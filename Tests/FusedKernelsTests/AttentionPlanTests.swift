@@ -43,6 +43,9 @@ import Testing
         #expect(plan.backwardKeyValue.grid == Grid(global: [10 * 256, 2, 2], local: [256, 1, 1]), "⌈300/32⌉ × 2 kv heads")
         #expect(plan.launches.allSatisfy { $0.spec.file == AttentionKernels.backwardGPU })
         #expect(plan.launches[0].spec.defines.contains(.init(name: "ATT_SOFTMAX", value: "0")))
+        #expect(plan.backwardQuery.spec.defines.contains(.init(name: "ATT_PASS", value: "1"))
+                && plan.backwardKeyValue.spec.defines.contains(.init(name: "ATT_PASS", value: "2")),
+                "each gradient kernel in a program of its own tiles: the other's may not fit (gfx90a: 69.9 KB)")
 
         let softmax = AttentionPlan(try call(activation: .softmax), backward: true, device: TuningTests.device, gpu: true)
         #expect(softmax.launches.map(\.spec.entry) == ["attn_delta", "attn_backward_query", "attn_backward_kv"])

@@ -51,11 +51,13 @@ struct AttentionPlan: KernelPlan, Equatable {
             Grid(global: [(rows + p.mwg - 1) / p.mwg * p.ndimc, heads * p.mdimc, call.batch], local: [p.ndimc, p.mdimc, 1])
         }
         let masks = call.additiveMask != nil || call.keepMask != nil || call.options.alibiSlopes != nil
-        // attn_delta's group (WG_SIZE) is built into the backward's programs only
+        // attn_delta's group (WG_SIZE) is built into the backward's programs only; ATT_PASS
+        // keeps each gradient kernel in a program of its own tiles (backward_gpu.cl)
         let flashDefines = { (f: FlashTiles) in
             f.defines.merging(["DTYPE": call.dtype.kernelCode, "ATT_SOFTMAX": call.isSoftmax ? 1 : 0,
                                "ATT_MASKS": masks ? 1 : 0]) { $1 }
-                .merging(f.kernel == .forward ? [:] : ["WG_SIZE": rowGroup]) { $1 }
+                .merging(f.kernel == .forward ? [:]
+                         : ["WG_SIZE": rowGroup, "ATT_PASS": f.kernel == .backwardQuery ? 1 : 2]) { $1 }
         }
         // one group of f.itemsPerGroup items per f.rows rows, head and batch
         let flashGrid = { (f: FlashTiles, rows: Int, heads: Int) in
