@@ -15,31 +15,35 @@
 // NWI/VWN) of the group's tile, all in registers: res[q*GEMM_LDR + u].
 //
 // __local layouts (KWG*MWG and KWG*NWG floats, as the callers size at, bt;
-// no padding: the bank spread comes from XOR swizzles, all compile-time
-// constants of the k-step p in the fully unrolled inner loop):
+// no padding: the bank spread comes from an XOR swizzle of 4-float vectors
+// by the k-group g = p / 4, uniform within a group of 4 k-steps):
 //   A element (i, p), i = q*MDIMC + ty: vector f = (q/VWM)*MDIMC + ty, lane
-//     l = q % VWM, at  at[p*MWG + VWM*(f ^ SA(p)) + (l ^ TA(p))]
+//     l = q % VWM, at  at[p*MWG + VWM*(f ^ SA(g)) + l]
 //   B element (p, j): vector f = j/VWN, lane l = j % VWN, at
-//     bt[p*NWG + VWN*(f ^ SB(p)) + l]
-//   SA(p) = SB(p) = 2*((p >> 2) & 3) (masked to the vector count, 0 when that
-//   is not a power of two), TA(p) = (p >> 2) & (VWM - 1).
+//     bt[p*NWG + VWN*(f ^ SB(g)) + l]
+//   SA(g) = SB(g) = 2*(g & 3), masked to the vector count (0 when that is
+//   not a power of two).
 // An item's k-step p reads MWI/VWM A vectors (f = h*MDIMC + ty) and NWI/VWN
-// B vectors (f = u*NDIMC + tx) and does MWI*NWI FMAs.
+// B vectors (f = u*NDIMC + tx) and does MWI*NWI FMAs; a loop over the
+// KWG/4 k-groups, the 4 steps of a group unrolled.
 //
 // Global -> registers -> __local (per k-block of KWG): the A block (MWG x KWG)
 // and the B block (KWG x NWG) are cut into 4-element vectors along the
 // operand's contiguous direction; vector v = lid + GEMM_WG*t (slot t):
-//   mode Y (k contiguous: A row-major, B transposed): x = v / (KWG/4),
-//     y = 4*(v % (KWG/4)), elements (x, y..y+3);
-//   mode X (m / n contiguous: A transposed, B row-major): x = 4*(v % (X/4)),
-//     y = v / (X/4), elements (x..x+3, y);
+//   mode Y (k contiguous: A row-major, B transposed): row / column slot
+//     w = v / (KWG/4), y = 4*(v % (KWG/4)), elements (x, y..y+3), x = w on
+//     B and a permutation of w on A (gemm_slot_x);
+//   mode X (m / n contiguous: A transposed, B row-major): B: x = 4*(v %
+//     (NWG/4)), y = v / (NWG/4); A: 8 vectors per k (gemm_slot_x/_y);
+//     elements (x..x+3, y);
 //   x: the row of A / column of B, y: the k index in the block. Other strides
 //   use mode Y with scalar loads. A full, 16-byte aligned block loads each
 //   vector with one instruction; edge blocks (rows / columns / k past the
 //   matrix) and unaligned operands take the bounds-checked scalar path,
 //   zero-filling. The next block's loads are issued before the current
 //   block's products (register prefetch): per k-block, barrier, registers ->
-//   __local, barrier, loads of the next block, KWG unrolled k-steps.
+//   __local, barrier, loads of the next block, KWG k-steps.
+// Conflict and coalescing arithmetic for the presets: Benchmarks/NOTES.md.
 #ifndef FK_GEMM_GPU_H
 #define FK_GEMM_GPU_H
 #if GEMM_WG == 1
@@ -250,13 +254,12 @@ FK_INLINE void gemm_stage_b(GEMM_TS float *bt, const float4 *r, int xmode, int l
 }
 
 // the KWG k-steps of one staged block: res += A·B, vectors from __local; a
-// loop over the k-groups of 4 (one swizzle each), the 4 steps unrolled
+// loop over the k-groups of 4 (one swizzle each), the 4 steps unrolled (a
+// full unroll lets AMD's scheduler hoist the reads of all KWG steps: 224+
+// VGPRs at 8 x 8 per item)
 FK_INLINE void gemm_block(gemm_vec_t *res, GEMM_TS const float *at, GEMM_TS const float *bt, int tx, int ty)
 {
-#ifndef GEMM_GROUP_UNROLL
-#define GEMM_GROUP_UNROLL 1
-#endif
-    #pragma unroll GEMM_GROUP_UNROLL
+    #pragma unroll 1
     for (int g = 0; g < KWG / 4; ++g) {
         GEMM_TS const float *ag = at + 4 * g * MWG, *bg = bt + 4 * g * NWG;
         const int sa = GEMM_SA(g), sb = GEMM_SB(g);
@@ -297,7 +300,11 @@ FK_INLINE void gemm_kloop(gemm_vec_t *res, GEMM_TS float *at, GEMM_TS float *bt,
                           __global const fk_store_t *b, long b_rs, long b_cs,
                           int mv, int nv, int k, const gemm_skip_t *skip)
 {
-    const int tx = (int)get_local_id(0), ty = (int)get_local_id(1), lid = ty * NDIMC + tx;
+    const int tx = (int)get_local_id(0), ty = (int)get_local_id(1);
+    // lid, tied to this call's nv (>= 1): the slot addresses derived from it
+    // stay inside the call instead of being hoisted out of a caller's loop
+    // (live across its epilogue)
+    const int lid = ty * NDIMC + tx + (nv >> 31);
     const int nkb = max(1, (k + KWG - 1) / KWG);
     // the live k-blocks lie in [kb0, kb1]
     int kb0 = 0, kb1 = nkb - 1;
