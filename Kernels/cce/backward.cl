@@ -15,6 +15,9 @@
 //   stores zeros; mask[t*mask_row_stride + u] = 0 (dead) or 1, for matmul.cl
 //   to skip the blocks. With has_bias it also stores the tile's column sums,
 //   bias_part[t*vc + column].
+//   CPU preset: the item takes the tile row by row; GPU preset: every item
+//   an element at a time (lid + GEMM_WG*p), dz stored with adjacent items
+//   on adjacent columns, the column sums by row groups of NWG items.
 //   LAUNCH RULE (2-D NDRange): global = (ceil(vc/NWG)*NDIMC, ceil(n/MWG)*MDIMC),
 //   local = (NDIMC, MDIMC). dz is [n, vc] of DTYPE, row stride dz_row_stride;
 //   mask is [ceil(n/MWG), ceil(vc/NWG)] with row stride mask_row_stride.
@@ -91,6 +94,75 @@ void cce_dlogits(__global const fk_store_t *e, long e_offset, long e_row_stride,
     GEMM_TS float bias_t[NWG] __attribute__((aligned(64)));
     GEMM_TS int live_l[GEMM_WG];
 
+#if GEMM_WG > 1
+    // GPU preset: every item busy on element lid + GEMM_WG*p of the tile
+    // (adjacent items on adjacent columns: __local reads without bank
+    // conflicts, dz stores coalesced); the rows' coefficients in __local
+    // memory, the live flag one __local int (atomic_or)
+    GEMM_TS float row_w[MWG], row_l[MWG];
+    GEMM_TS int row_t[MWG];
+    const int u = (int)get_group_id(0), t = (int)get_group_id(1);
+    const int i0 = t * MWG, j0 = u * NWG;
+    const int mv = min(MWG, n - i0), nv = min(NWG, vc - j0), lid = cce_lid();
+    for (int r = lid; r < mv; r += GEMM_WG) {   // ordered before use by the tile's barriers
+        const int i = i0 + r;
+        row_w[r] = weights[i];
+        row_l[r] = lse[i];
+        const int tcol = targets[targets_offset + i * targets_stride] - target_lo - j0;
+        row_t[r] = (tcol >= 0 && tcol < nv) ? tcol : -1;
+    }
+    if (lid == 0) live_l[0] = 0;
+    cce_logit_tile(z, at, bt, bias_t, e + e_offset + i0 * e_row_stride, e_row_stride, e_col_stride,
+                   c + c_offset + j0 * c_row_stride, c_row_stride, c_col_stride,
+                   bias + bias_offset + j0 * bias_stride, bias_stride, has_bias, mv, nv, d, cap);
+    const float inv = cap > 0.0f ? 1.0f / cap : 0.0f, target_step = 1.0f - smoothing;
+    int live = 0;
+    for (int idx = lid; idx < MWG * NWG; idx += GEMM_WG) {
+        const int r = idx / NWG, j = idx % NWG;
+        if (r >= mv || j >= nv) continue;
+        const float w = row_w[r];
+        float g = 0.0f;   // an ignored token (w = 0): zeros, never 0*inf
+        if (w != 0.0f) {
+            const float x = z[idx], l = row_l[r];
+            const float q = (1.0f + zloss2 * l) * fk_expneg(x - l, 1.0f) - smooth_per_column;   // x <= lse
+            const int hit = j == row_t[r];
+            live |= hit | !(fabs(q) < filter);
+            const float y = x * inv;
+            g = w * (hit ? q - target_step : q) * (cap > 0.0f ? 1.0f - y * y : 1.0f);
+        }
+        z[idx] = g;
+    }
+    if (live) atomic_or(live_l, 1);
+    GEMM_BARRIER();
+    live = live_l[0];
+    if (lid == 0) mask[(long)t * mask_row_stride + u] = (uchar)live;
+    for (int idx = lid; idx < MWG * NWG; idx += GEMM_WG) {
+        const int r = idx / NWG, j = idx % NWG;
+        if (r < mv && j < nv) FK_SSTORE1(live ? z[idx] : 0.0f, dz + (long)(i0 + r) * dz_row_stride + j0 + j);
+    }
+    if (!has_bias) return;
+#if GEMM_WG >= NWG
+    // column sums: GEMM_WG / NWG row groups of NWG items (item j of a group
+    // on column j), then one item per column adds the groups' sums in order
+    // (the partial sums in `at`, free since the product)
+    const int j = lid % NWG, rg = lid / NWG;
+    float sum = 0.0f;
+    if (live) for (int r = rg; r < mv; r += GEMM_WG / NWG) sum += z[r * NWG + j];
+    at[lid] = sum;
+    GEMM_BARRIER();
+    if (lid < NWG && lid < nv) {
+        float total = at[lid];
+        for (int g2 = 1; g2 < GEMM_WG / NWG; ++g2) total += at[g2 * NWG + lid];
+        bias_part[(long)t * vc + j0 + lid] = total;
+    }
+#else
+    for (int j = lid; j < nv; j += GEMM_WG) {
+        float sum = 0.0f;
+        if (live) for (int r = 0; r < mv; ++r) sum += z[r * NWG + j];
+        bias_part[(long)t * vc + j0 + j] = sum;
+    }
+#endif
+#else
     const int u = (int)get_group_id(0), t = (int)get_group_id(1);
     const int i0 = t * MWG, j0 = u * NWG;
     const int mv = min(MWG, n - i0), nv = min(NWG, vc - j0), lid = cce_lid();
@@ -135,6 +207,7 @@ void cce_dlogits(__global const fk_store_t *e, long e_offset, long e_row_stride,
             for (int q = 0; q < nv - j; ++q) out[q] = l[q];
         }
     }
+#endif
 }
 
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))

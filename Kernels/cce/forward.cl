@@ -9,6 +9,9 @@
 //   [s*T/splits, (s+1)*T/splits) of the T = ceil(vocab/NWG) tiles of NWG
 //   columns; splits <= T. It writes, for each of its rows i,
 //   partials[(i*splits + s)*3 + (0, 1, 2)] = (m, d, Σ z) of its columns.
+// CPU preset: the item absorbs the tile's rows one by one (cce_absorb_row);
+// GPU preset: CCE_Q items per row (cce/logits.h), all items busy, merged
+// per row in __local memory at the end (cce_absorb_part).
 // cce_statistics: one item per token i < n (global = round_up(n, WG_SIZE),
 //   local WG_SIZE): merges row i's splits in order, and adds the target's
 //   logit as an indexed dot product E(i)·C(t_i − shard_lo) (+ bias, soft-cap)
@@ -51,6 +54,36 @@ FK_INLINE void cce_absorb_row(GEMM_TS const float *zr, int nv, float *m, float *
     *s += sum;
 }
 
+#if GEMM_WG > 1
+// GPU preset: absorb item q's columns of row r (logits.h's CCE_COL order)
+// into its own (m, d) and logit sum s: a max pass and an exp pass over the
+// tile in __local memory (unrolled by 4: fully unrolled, the 16 columns' loads
+// and exps took 91 VGPRs and spilled SGPRs on gfx90a; by 4, 57 and none)
+FK_INLINE void cce_absorb_part(GEMM_TS const float *zr, int r, int q, int nv, float *m, float *d, float *s)
+{
+    float mx = -INFINITY, sum = 0.0f;
+    #pragma unroll 4
+    for (int k = 0; k < NWG / CCE_Q; ++k) {
+        const int j = CCE_COL(q, k, r);
+        if (j < nv) {
+            const float v = zr[j];
+            mx = fk_max(mx, v);
+            sum += v;
+        }
+    }
+    const float mn = fk_max(*m, mx), ms = fk_safe_max(mn);
+    float e = 0.0f;
+    #pragma unroll 4
+    for (int k = 0; k < NWG / CCE_Q; ++k) {
+        const int j = CCE_COL(q, k, r);
+        if (j < nv) e += fk_expneg(zr[j] - ms, 1.0f);
+    }
+    *d = *d * fk_exp(*m - ms) + e;
+    *m = mn;
+    *s += sum;
+}
+#endif
+
 __kernel __attribute__((reqd_work_group_size(NDIMC, MDIMC, 1)))
 void cce_forward(__global const fk_store_t *e, long e_offset, long e_row_stride, long e_col_stride,
                  __global const fk_store_t *c, long c_offset, long c_row_stride, long c_col_stride,
@@ -67,6 +100,52 @@ void cce_forward(__global const fk_store_t *e, long e_offset, long e_row_stride,
     const int tiles = (vocab + NWG - 1) / NWG;
     const int tb = (int)((long)s * tiles / splits), te = (int)((long)(s + 1) * tiles / splits);
 
+#if GEMM_WG > 1
+    // GPU preset: CCE_Q items per row (logits.h), each with its own (m, d,
+    // Σ z) over its columns of every tile; merged per row at the end
+    const int q = lid % CCE_Q, rr = lid / CCE_Q;
+    float m[CCE_PASSES], dd[CCE_PASSES], sz[CCE_PASSES];
+    for (int p = 0; p < CCE_PASSES; ++p) (m[p] = -INFINITY, dd[p] = 0.0f, sz[p] = 0.0f);
+    __global const fk_store_t *ep = e + e_offset + i0 * e_row_stride;
+    for (int tile = tb; tile < te; ++tile) {
+        const int j0 = tile * NWG, nv = min(NWG, vocab - j0);
+        cce_logit_tile(z, at, bt, bias_t, ep, e_row_stride, e_col_stride,
+                       c + c_offset + j0 * c_row_stride, c_row_stride, c_col_stride,
+                       bias + bias_offset + j0 * bias_stride, bias_stride, has_bias, mv, nv, d, cap);
+        for (int p = 0; p < CCE_PASSES; ++p) {
+            const int r = rr + p * CCE_RP;
+            if (r < mv) cce_absorb_part(z + r * NWG, r, q, nv, &m[p], &dd[p], &sz[p]);
+        }
+    }
+    // the row's CCE_Q triples through __local memory (z, free after a
+    // barrier), merged in item order by its item q = 0
+    GEMM_BARRIER();
+    for (int p = 0; p < CCE_PASSES; ++p) {
+        const int r = rr + p * CCE_RP;
+        if (r < mv) {
+            GEMM_TS float *t = z + 3 * (r * CCE_Q + q);
+            t[0] = m[p];
+            t[1] = dd[p];
+            t[2] = sz[p];
+        }
+    }
+    GEMM_BARRIER();
+    for (int p = 0; p < CCE_PASSES; ++p) {
+        const int r = rr + p * CCE_RP;
+        if (q == 0 && r < mv) {
+            GEMM_TS const float *t = z + 3 * r * CCE_Q;
+            float mm = t[0], d2 = t[1], s2 = t[2];
+            for (int u = 1; u < CCE_Q; ++u) {
+                fk_online_merge(&mm, &d2, t[3 * u], t[3 * u + 1]);
+                s2 += t[3 * u + 2];
+            }
+            __global float *o = partials + ((long)(i0 + r) * splits + s) * 3;
+            o[0] = mm;
+            o[1] = d2;
+            o[2] = s2;
+        }
+    }
+#else
     float m[CCE_ROWS], dd[CCE_ROWS], sz[CCE_ROWS];
     for (int q = 0; q < CCE_ROWS; ++q) (m[q] = -INFINITY, dd[q] = 0.0f, sz[q] = 0.0f);
     __global const fk_store_t *ep = e + e_offset + i0 * e_row_stride;
@@ -89,8 +168,8 @@ void cce_forward(__global const fk_store_t *e, long e_offset, long e_row_stride,
             p[2] = sz[q];
         }
     }
+#endif
 }
-
 __kernel __attribute__((reqd_work_group_size(WG_SIZE, 1, 1)))
 void cce_statistics(__global const fk_store_t *e, long e_offset, long e_row_stride, long e_col_stride,
                     __global const fk_store_t *c, long c_offset, long c_row_stride, long c_col_stride,
@@ -116,9 +195,14 @@ void cce_statistics(__global const fk_store_t *e, long e_offset, long e_row_stri
         if (has_bias) zt += FK_SLOAD1(bias + bias_offset + col * bias_stride);
         if (cap > 0.0f) zt = cap * tanh(zt * (1.0f / cap));   // as cce_logit_row
     }
+#if WG_SIZE > 1
+    // GPU preset: one 16-byte store per token (stats: a buffer, 16-byte aligned)
+    ((__global float4 *)stats)[i] = (float4)(m, dd, s, zt);
+#else
     __global float *o = stats + 4 * (long)i;
     o[0] = m;
     o[1] = dd;
     o[2] = s;
     o[3] = zt;
+#endif
 }

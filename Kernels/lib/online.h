@@ -8,6 +8,10 @@
 //                                 grows, Kahan-compensated (GPU presets)
 //   fk_online_*_r                 the same on (m, R = d - 1) (log-softmax, LSE)
 //   fk_kahan16                    one compensated add: (s, c) += e
+//   fk_fast_exp / fk_fast_exp4    e^x as one exp2 instruction on a GPU (GPU
+//                                 presets: softmax/group.h, topk/group.cl)
+//   fk_acc4_*                     a GPU item's (m, d): one max, four lane sums,
+//                                 fast exp, no Kahan step (log_r: (m, R))
 #ifndef FK_ONLINE_H
 #define FK_ONLINE_H
 #include "lib/common.h"
@@ -174,6 +178,84 @@ FK_INLINE void fk_kahan16(float16 *s, float16 *c, float16 e)
     const float16 t = e - *c, u = *s + t;
     *c = (u - *s) - t;
     *s = u;
+}
+
+// ---------------------------------------------------------------------------
+// The GPU presets' exp: native_exp2(x * log2 e), one instruction on a GPU
+// (v_exp_f32 on AMD, ex2.approx.ftz.f32 on NVIDIA: about 2 ulp, results
+// below 2^-126 flushed to 0). Used where x = z - max <= 0 is exact, so
+// e^0 = 1 exactly and no term exceeds 1; the product's rounding adds at
+// most |x| * 1.7e-7 relative (negligible for terms that matter in a sum).
+// -inf -> 0, NaN -> NaN.
+// ---------------------------------------------------------------------------
+FK_INLINE float fk_fast_exp(float x) { return native_exp2(x * FK_LOG2E); }
+FK_INLINE float4 fk_fast_exp4(float4 x) { return native_exp2(x * FK_LOG2E); }
+
+// ---------------------------------------------------------------------------
+// A GPU item's online (m, d) over 4-column vectors: one running max m and
+// four partial sums (one per vector lane) of e^(z - m). A new max rescales
+// them (rare after the first columns: a branch per item), any other vector
+// costs four fast exps and four adds. No Kahan step: a lane adds about
+// cols / (4 * items) terms before the group's tree merges the items.
+// log_r (a compile-time 0/1 after inlining): the lanes add up to R = d - 1
+// (lib/online.h's (m, R)): lane 0 starts at -1 (the empty pair), a new max
+// cm brings (R + 1)*f = R*f + f, and its own unit term is left out (the
+// first lane equal to cm contributes z - cm, 0 or NaN for +inf, instead of
+// e^0 = 1). +inf: NaN, as with fk_online_step; a NaN z makes d NaN.
+// ---------------------------------------------------------------------------
+typedef struct { float m, ms; float4 d; } fk_acc4;
+
+FK_INLINE void fk_acc4_init(fk_acc4 *s, int log_r)
+{
+    s->m = -INFINITY;
+    s->ms = 0.0f;
+    s->d = (float4)(log_r ? -1.0f : 0.0f, 0.0f, 0.0f, 0.0f);
+}
+
+// cm > m (finite or +inf), the max of the 4 values z
+FK_INLINE void fk_acc4_grow(fk_acc4 *s, float4 z, float cm, int log_r)
+{
+    const float f = fk_fast_exp(s->m - cm);   // m = -inf: 0
+    float4 e = fk_fast_exp4(z - (float4)cm);   // +inf z: NaN
+    if (log_r) {
+        const int first = (z.s0 == cm) ? 0 : (z.s1 == cm) ? 1 : (z.s2 == cm) ? 2 : 3;
+        e = ((int4)(0, 1, 2, 3) == (int4)first) ? z - (float4)cm : e;
+        s->d = s->d * f + e;
+        s->d.s0 += f;
+    } else {
+        s->d = s->d * f + e;
+    }
+    s->m = cm;
+    s->ms = cm;
+}
+
+// absorb the 4 values z
+FK_INLINE void fk_acc4_push4(fk_acc4 *s, float4 z, int log_r)
+{
+    const float cm = fk_max(fk_max(z.s0, z.s1), fk_max(z.s2, z.s3));
+    if (cm > s->m) fk_acc4_grow(s, z, cm, log_r);
+    else s->d += fk_fast_exp4(z - (float4)s->ms);
+}
+
+// absorb one value z
+FK_INLINE void fk_acc4_push1(fk_acc4 *s, float z, int log_r)
+{
+    if (z > s->m) {
+        const float f = fk_fast_exp(s->m - z);
+        s->d *= f;
+        s->d.s0 += (log_r ? f : 1.0f) + (z - z);   // the old unit rescaled, or z's own
+        s->m = z;
+        s->ms = z;
+    } else {
+        s->d.s0 += fk_fast_exp(z - s->ms);
+    }
+}
+
+// the item's pair: (m, d), or (m, R) with log_r
+FK_INLINE void fk_acc4_pair(const fk_acc4 *s, float *m, float *d)
+{
+    *m = s->m;
+    *d = (s->d.s0 + s->d.s1) + (s->d.s2 + s->d.s3);
 }
 
 #endif // FK_ONLINE_H

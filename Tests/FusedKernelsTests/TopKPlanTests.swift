@@ -32,9 +32,19 @@ import Testing
         }
     }
 
-    /// Large k halves the GPU group until the lists fit half the local memory (64 KiB).
+    /// The GPU group's candidate buffer (2 * max(pow2(k), 4 * group) pairs of 8 bytes) and
+    /// its (m, d) pairs take at most half the local memory: 64 KiB holds every k with the
+    /// tuned 128 items; 8 KiB halves the group until they fit.
     @Test func largeKShrinksTheGroup() {
+        #expect(TopKPlan.localBytes(k: 8, groupSize: 128) == 2 * 512 * 8 + 128 * 8 + 8)
+        #expect(TopKPlan.localBytes(k: 200, groupSize: 32) == 2 * 256 * 8 + 32 * 8 + 8)
         #expect(TopKPlan.groupSize(k: 8, device: TuningTests.device, tuning: .defaults) == 128)
-        #expect(TopKPlan.groupSize(k: 256, device: TuningTests.device, tuning: .defaults) == 8)
+        #expect(TopKPlan.groupSize(k: 256, device: TuningTests.device, tuning: .defaults) == 128)
+        let small = OpenCLDevice(index: 0, name: "Small", platformName: "Test Platform", vendor: "v",
+                                 driverVersion: "1.0", deviceVersion: "OpenCL 3.0", computeUnits: 2,
+                                 globalMemoryBytes: 1 << 30, localMemoryBytes: 8 << 10, maxWorkGroupSize: 256,
+                                 isCPU: false, handleBits: 1, platformBits: 1)
+        #expect(TopKPlan.groupSize(k: 8, device: small, tuning: .defaults) == 32)
+        #expect(TopKPlan.groupSize(k: 256, device: small, tuning: .defaults) == 4, "the 4 KiB buffer alone is half: the least group")
     }
 }

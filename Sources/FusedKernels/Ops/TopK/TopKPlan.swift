@@ -49,11 +49,19 @@ struct TopKPlan: KernelPlan, Equatable {
     }
 
     /// The GPU preset's group size for `k`: the tuned size within the device's limit,
-    /// halved until the items' lists (8 bytes per candidate) take at most half the
-    /// device's local memory.
+    /// halved until the group's `__local` memory takes at most half the device's; at least
+    /// 4 (the kernel gives a row's ≤ 3 unaligned head and tail columns one item each).
     static func groupSize(k: Int, device: OpenCLDevice, tuning: TuningParameters) -> Int {
-        var size = RowGroups.groupSize(tuning.topK.gpuWorkGroupSize, device: device)
-        while size > 1 && UInt64(size * (k * 8 + 12)) > device.localMemoryBytes / 2 { size /= 2 }
+        var size = max(4, RowGroups.groupSize(tuning.topK.gpuWorkGroupSize, device: device))
+        while size > 4 && UInt64(localBytes(k: k, groupSize: size)) > device.localMemoryBytes / 2 { size /= 2 }
         return size
+    }
+
+    /// `topk/group.cl`'s `__local` bytes: a buffer of `2 * max(pow2(k), 4 * groupSize)`
+    /// (value, column) pairs, an (m, d) pair per item, two counters.
+    static func localBytes(k: Int, groupSize: Int) -> Int {
+        var kp = 1
+        while kp < k { kp *= 2 }
+        return 2 * max(kp, 4 * groupSize) * 8 + groupSize * 8 + 8
     }
 }
