@@ -16,12 +16,14 @@ struct GPUShapes: ParsableCommand {
     var shapes = "model"
     @Option(help: "Only the cases whose name contains this text.") var filter: String?
     @Option(help: deviceHelp) var device = "pthread"
+    @Option(help: "The kernel shape every op is run with (gpu; cpu lists the CPU preset's kernels).")
+    var preset = KernelPreset.gpu
     @Option(help: "A file to append a marker line to before each case (the access model's output).")
     var markerFile: String?
 
     func run() throws {
         guard let set = GPUShapeSet(rawValue: shapes) else { throw ValidationError("--shapes must be suite or model") }
-        let engine = try Engine(device: device, preset: .gpu)
+        let engine = try Engine(device: device, preset: preset)
         guard engine.backend != .cpu else { throw ValidationError("--device must name an OpenCL device") }
         for item in gpuShapeCases(set) where filter.map({ item.name.contains($0) }) ?? true {
             try mark(item)

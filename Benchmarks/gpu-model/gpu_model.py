@@ -28,6 +28,23 @@ TARGETS = {
     "gfx1100": ("amdgcn-amd-amdhsa", "/usr/lib/clc/amdgcn--amdhsa.bc"),
     "nvptx64": ("nvptx64-nvidia-nvcl", "/usr/lib/clc/nvptx64--nvidiacl.bc"),
 }
+# LLVM 15's NVPTX backend lowers llvm.exp2/exp/log2/log (libclc's native_exp2 and kin) to
+# libm calls it cannot resolve. NVIDIA's compiler maps them to ex2.approx and lg2.approx:
+# so does this shim, linked after optimisation.
+NVPTX_MATH_SHIM = """target triple = "nvptx64-nvidia-nvcl"
+declare float @llvm.nvvm.ex2.approx.f(float)
+declare float @llvm.nvvm.lg2.approx.f(float)
+define float @exp2f(float %x) { %r = call float @llvm.nvvm.ex2.approx.f(float %x)
+  ret float %r }
+define float @expf(float %x) { %y = fmul float %x, 0x3FF7154760000000
+  %r = call float @llvm.nvvm.ex2.approx.f(float %y)
+  ret float %r }
+define float @log2f(float %x) { %r = call float @llvm.nvvm.lg2.approx.f(float %x)
+  ret float %r }
+define float @logf(float %x) { %y = call float @llvm.nvvm.lg2.approx.f(float %x)
+  %r = fmul float %y, 0x3FE62E4300000000
+  ret float %r }
+"""
 PTX_COUNTS = {
     "ld.shared": r"ld\.shared", "st.shared": r"st\.shared", "ld.global": r"ld\.global",
     "st.global": r"st\.global", "bar.sync": r"bar\.sync", "fma": r"fma\.rn\.f32", "ex2": r"ex2\.approx",
@@ -84,6 +101,10 @@ def compile_kernel(kernels_dir, file, defines, target, work):
     if out.returncode != 0:
         return None, out.stderr[-2000:]
     if target == "nvptx64":
+        shim = os.path.join(work, "nvptx-math.bc")
+        out = run(["llvm-link-15", base + ".l.bc", shim, "-o", base + ".l.bc"])
+        if out.returncode != 0:
+            return None, out.stderr[-2000:]
         out = run(["llc-15", "-O3", "-mtriple=" + triple, "-mcpu=sm_80", base + ".l.bc", "-o", base + ".ptx"])
         if out.returncode != 0:
             return None, out.stderr[-2000:]
@@ -281,6 +302,11 @@ def main():
                                              "defines": k["defines"], "cases": []})
             entry["cases"].append(f"{rec['set']}:{rec['name']} {rec['shape']}")
 
+    shim = os.path.join(compiled, "nvptx-math")
+    open(shim + ".ll", "w").write(NVPTX_MATH_SHIM)
+    out = run(["llvm-as-15", shim + ".ll", "-o", shim + ".bc"])
+    if out.returncode != 0:
+        sys.exit("gpu-model: the NVPTX math shim does not assemble:\n" + out.stderr)
     builds = {(k[0], k[2], t) for k in kernels for t in TARGETS}
     results, failures = {}, []
     with concurrent.futures.ThreadPoolExecutor(args.jobs) as pool:

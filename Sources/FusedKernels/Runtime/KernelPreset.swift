@@ -8,7 +8,7 @@ public enum KernelPreset: String, Sendable, CaseIterable {
     /// the softmax family, top-k, `copy`, `fmaPeak`) always, `gpu`
     /// on devices that are not CPUs and `cpu` on CPU devices. `cpu`: one work-item per
     /// group with large register tiles (``MatmulParameters/cpu`` for matmul), or whole
-    /// rows per work-item (the softmax family and top-k). `gpu`: 16 × 16 cooperating
+    /// rows per work-item (the softmax family and top-k). `gpu`: cooperating
     /// work-items with `__local` tiles (``MatmulParameters/gpu``), or a work-group per
     /// row (the softmax family and top-k, ``SoftmaxTuning/gpuWorkGroupSize``). Ignored on
     /// the CPU path. A kernel whose work-group or `__local` memory exceeds what the built
