@@ -242,7 +242,7 @@ def predict(access, amd, machine):
         bound = max(fma, issue, lds, dram_clk)
         kind = "fma"
     else:
-        ideal = access["global_useful_bytes"] / per_clk(m["dram"])
+        ideal = access["global_distinct_bytes"] / per_clk(m["dram"])  # each byte once: a copy's time
         # bytes in flight per SM: resident warps x lanes x bytes per load, against BW x latency
         in_flight = warps * warp * (access["global_load_bytes_per_item_access"] or 4)
         latency = min(1.0, in_flight / (m["dram"] * m["latency"] / m["units"]))
