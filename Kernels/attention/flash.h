@@ -27,6 +27,7 @@
 #include "lib/common.h"
 #include "lib/dtype.h"
 #include "attention/mask.h"
+#include "attention/params.h"
 
 #ifndef ATT_BM
 #define ATT_BM 64

@@ -24,17 +24,7 @@
 #include "attention/flash.h"
 
 __kernel __attribute__((reqd_work_group_size(ATT_WG, 1, 1)))
-void attn_forward(__global const fk_store_t *q, long q_offset, long q_sb, long q_sh, long q_sl, long q_sd,
-                  __global const fk_store_t *k, long k_offset, long k_sb, long k_sh, long k_sl, long k_sd,
-                  __global const fk_store_t *v, long v_offset, long v_sb, long v_sh, long v_sl, long v_sd,
-                  __global fk_store_t *o, long o_offset, long o_sb, long o_sh, long o_sl, long o_sd,
-                  __global float *lse, long lse_offset, long lse_sb, long lse_sh, long lse_sl,
-                  __global const float *add, long add_offset, long add_sb, long add_sh, long add_si, long add_sj,
-                  int has_add,
-                  __global const uchar *keep, long keep_offset, long keep_sb, long keep_sh, long keep_si,
-                  long keep_sj, int has_keep,
-                  __global const float *slopes, int has_alibi,
-                  int lq, int lk, int d, int heads_per_kv, float scale, float sig_bias, int left, int right)
+void attn_forward(ATT_FORWARD_PARAMS)
 {
     __local float4 qs[ATT_BM * ATT_LD4];
     __local float4 kv[ATT_BN * ATT_LD4];

@@ -22,6 +22,7 @@
 #include "lib/dtype.h"
 #include "lib/gemm.h"
 #include "attention/mask.h"
+#include "attention/params.h"
 
 #ifndef ATT_DP
 #define ATT_DP 64
